@@ -1,0 +1,172 @@
+"""The `dealpilot` command: demo, serve, import, status, and Django's own commands.
+
+Django is set up lazily, after options such as --database-url have had their say.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="dealpilot: the smart sales application on top of your CRM data.", no_args_is_help=True)
+import_app = typer.Typer(help="Import a CRM export (upserts by the CRM's own ids; safe to run twice).", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+console = Console(stderr=True)
+
+DatabaseUrl = Annotated[
+    Optional[str],
+    typer.Option("--database-url", envvar="DATABASE_URL", help="Database to use (default: embedded SQLite in the user data folder)."),
+]
+
+
+def setup_django(database_url: str | None = None, *, migrate: bool = True) -> None:
+    """Point Django at the chosen database, set it up, and bring the schema up to date."""
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dealpilot.settings")
+    import django
+
+    django.setup()
+    if migrate:
+        from django.core.management import call_command
+
+        call_command("migrate", interactive=False, verbosity=0)
+
+
+def describe_database() -> str:
+    """The database in use, without its password."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    user = f"{s['USER']}@" if s.get("USER") else ""
+    host = s.get("HOST") or "localhost"
+    port = f":{s['PORT']}" if s.get("PORT") else ""
+    return f"{connection.vendor}://{user}{host}{port}/{s['NAME']}"
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+def status(
+    database_url: DatabaseUrl = None,
+    format: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = OutputFormat.table,
+) -> None:
+    """The database in use and how many records it holds."""
+    setup_django(database_url)
+    from dealpilot.crm.selectors import record_counts
+
+    report = {"database": describe_database(), "counts": record_counts()}
+    if format is OutputFormat.json:
+        typer.echo(json.dumps(report))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"dealpilot on {report['database']}")
+    table.add_column("records")
+    table.add_column("count", justify="right")
+    for name, count in report["counts"].items():
+        table.add_row(name, f"{count:,}")
+    Console().print(table)
+
+
+def _run_import(kind: str, path: Path, mapping: Path | None, strict: bool, errors: Path | None, database_url: str | None,
+                date_order: str | None) -> None:
+    setup_django(database_url)
+    from dealpilot.imports.cli_runner import run_import_cli
+
+    raise typer.Exit(run_import_cli(kind, path, mapping=mapping, strict=strict, error_path=errors, date_order=date_order))
+
+
+Strict = Annotated[bool, typer.Option("--strict", help="Import nothing when any row is rejected.")]
+Errors = Annotated[Optional[Path], typer.Option("--errors", help="Where to write the rejected rows (CSV).")]
+DateOrder = Annotated[Optional[str], typer.Option("--date-order", help="MDY or DMY for dates like 03/04/2025 (default: the mapping's, else MDY).")]
+ExportPath = Annotated[Path, typer.Argument(exists=True, help="The export: a .zip or a folder of CSV files (or one CSV for `csv`).")]
+
+
+@import_app.command("salesforce")
+def import_salesforce(path: ExportPath, strict: Strict = False, errors: Errors = None, date_order: DateOrder = None,
+                      database_url: DatabaseUrl = None) -> None:
+    """A Salesforce data export (zip or folder of Account.csv, Opportunity.csv, ... with API field names)."""
+    _run_import("salesforce", path, None, strict, errors, database_url, date_order)
+
+
+@import_app.command("hubspot")
+def import_hubspot(path: ExportPath, strict: Strict = False, errors: Errors = None, date_order: DateOrder = None,
+                   database_url: DatabaseUrl = None) -> None:
+    """A HubSpot CRM export (companies, contacts, deals, activities CSVs with HubSpot's default headers)."""
+    _run_import("hubspot", path, None, strict, errors, database_url, date_order)
+
+
+@import_app.command("csv")
+def import_csv(
+    path: ExportPath,
+    mapping: Annotated[Path, typer.Option("--mapping", exists=True, help="YAML mapping of the files' columns to dealpilot's records.")],
+    strict: Strict = False, errors: Errors = None, date_order: DateOrder = None, database_url: DatabaseUrl = None,
+) -> None:
+    """Any other export, described by a mapping file (see docs/imports.md; examples in dealpilot/imports/mappings/)."""
+    _run_import("csv", path, mapping, strict, errors, database_url, date_order)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Web worker processes.")] = 2,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Start the web app (gunicorn) and the background task worker."""
+    setup_django(database_url)
+    from dealpilot.web.server import serve_forever
+
+    serve_forever(host=host, port=port, workers=workers)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    serve_web: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the web server after creating the demo.")] = True,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create the demo organisation once (seeded), then start the web app and print the logins."""
+    setup_django(database_url)
+    from dealpilot.demo.loader import ensure_demo_organisation
+
+    logins = ensure_demo_organisation(console=console)
+    typer.echo("\nDemo logins (password for all: %s)" % logins["password"])
+    for username, description in logins["users"]:
+        typer.echo(f"  {username:<14} {description}")
+    if serve_web:
+        from dealpilot.web.server import serve_forever
+
+        typer.echo(f"\nOpen http://{host}:{port}/ (Ctrl-C stops the server)")
+        serve_forever(host=host, port=port, workers=2)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def manage(ctx: typer.Context, database_url: DatabaseUrl = None) -> None:
+    """Run one of Django's management commands (e.g. `dealpilot manage createsuperuser`)."""
+    setup_django(database_url, migrate=False)
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["dealpilot manage", *ctx.args])
+
+
+def main() -> None:
+    app(prog_name="dealpilot")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

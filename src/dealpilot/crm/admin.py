@@ -1,0 +1,36 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from . import models
+
+
+@admin.register(models.User)
+class DealpilotUserAdmin(UserAdmin):
+    list_display = ("username", "full_name", "role", "team", "is_active")
+    list_filter = ("role", "team", "is_active")
+    fieldsets = UserAdmin.fieldsets + (("Sales", {"fields": ("role", "team", "manager", "full_name", "crm_id")}),)
+
+
+@admin.register(models.Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "parent")
+
+
+@admin.register(models.Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ("name", "industry", "region", "owner")
+    search_fields = ("name", "crm_id")
+    raw_id_fields = ("parent", "owner")
+
+
+@admin.register(models.Opportunity)
+class OpportunityAdmin(admin.ModelAdmin):
+    list_display = ("name", "account", "owner", "stage", "amount", "close_date", "is_closed", "is_won")
+    list_filter = ("is_closed", "is_won", "source")
+    search_fields = ("name", "crm_id")
+    raw_id_fields = ("account", "owner")
+
+
+admin.site.register(models.Contact, search_fields=("last_name", "email"), raw_id_fields=("account", "reports_to", "owner", "plan_unit"))
+admin.site.register(models.Product)
+admin.site.register(models.SalesTarget, raw_id_fields=("owner",))

@@ -1,0 +1,298 @@
+"""The CRM records dealpilot reads: people and teams, accounts, contacts, opportunities, activities.
+
+Every record that comes from a CRM keeps the CRM's own id in `crm_id` (unique), which is what
+imports upsert by. Records created inside dealpilot have no crm_id. Access control lives in the
+querysets: `Model.objects.visible_to(user)` is the one way to list sales records for a person.
+"""
+
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+
+from .visibility import (
+    AccountQuerySet,
+    ActivityQuerySet,
+    ContactQuerySet,
+    OpportunityChildQuerySet,
+    OpportunityQuerySet,
+    OwnedQuerySet,
+    PlanUnitQuerySet,
+    TeamQuerySet,
+    UserQuerySet,
+)
+
+MONEY = {"max_digits": 18, "decimal_places": 2}
+DEFAULT_CURRENCY = "USD"
+
+
+class TimestampedRecord(models.Model):
+    crm_id = models.CharField(max_length=255, unique=True, null=True, blank=True, help_text="The CRM's own id")
+    extra = models.JSONField(default=dict, blank=True, help_text="CRM fields dealpilot has no column for (e.g. Salesforce __c)")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Team(TimestampedRecord):
+    """A sales team; teams form a hierarchy (a Salesforce role hierarchy maps onto it)."""
+
+    name = models.CharField(max_length=255)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+
+    objects = TeamQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    REP = "rep", "Sales rep"
+    MANAGER = "manager", "Sales manager"
+    LEADER = "leader", "Sales leader"
+    ENABLEMENT = "enablement", "Enablement author"
+    ADMIN = "admin", "Administrator"
+
+
+class DealpilotUserManager(UserManager.from_queryset(UserQuerySet)):
+    pass
+
+
+class User(AbstractUser):
+    crm_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.REP)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
+    manager = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports")
+    full_name = models.CharField(max_length=255, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DealpilotUserManager()
+
+    def __str__(self) -> str:
+        return self.full_name or self.get_full_name() or self.username
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.is_superuser or self.role in (Role.LEADER, Role.ADMIN)
+
+
+class Account(TimestampedRecord):
+    name = models.CharField(max_length=255)
+    industry = models.CharField(max_length=120, blank=True)
+    employees = models.PositiveIntegerField(null=True, blank=True)
+    size = models.CharField(max_length=20, blank=True, help_text="Size band derived from employees")
+    region = models.CharField(max_length=120, blank=True)
+    country = models.CharField(max_length=120, blank=True)
+    annual_revenue = models.DecimalField(**MONEY, null=True, blank=True)
+    currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="subsidiaries")
+    owner = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
+
+    objects = AccountQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PlanUnit(TimestampedRecord):
+    """A division or business unit of an account that an account plan can cover."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="plan_units")
+    name = models.CharField(max_length=255)
+
+    objects = PlanUnitQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "name"], name="plan_unit_name_per_account")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(TimestampedRecord):
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="contacts")
+    plan_unit = models.ForeignKey(PlanUnit, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+    first_name = models.CharField(max_length=120, blank=True)
+    last_name = models.CharField(max_length=120)
+    title = models.CharField(max_length=255, blank=True)
+    email = models.CharField(max_length=255, blank=True)
+    phone = models.CharField(max_length=60, blank=True)
+    reports_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="direct_reports")
+    owner = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+    has_left = models.BooleanField(default=False, help_text="No longer with the account")
+
+    objects = ContactQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Product(TimestampedRecord):
+    name = models.CharField(max_length=255)
+    code = models.CharField(max_length=120, blank=True)
+    family = models.CharField(max_length=120, blank=True)
+    list_price = models.DecimalField(**MONEY, null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Source(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+    REFERRAL = "referral", "Referral"
+    PARTNER = "partner", "Partner"
+    BLIND_RFP = "blind_rfp", "Blind RFP"
+    EXISTING = "existing", "Existing customer"
+    OTHER = "other", "Other"
+    UNKNOWN = "", "Unknown"
+
+
+class Opportunity(TimestampedRecord):
+    name = models.CharField(max_length=255, blank=True)
+    # Salesforce and the real datasets both have opportunities with no account (private deals,
+    # early prospecting), so the account is optional.
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="opportunities")
+    owner = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="opportunities")
+    stage = models.CharField(max_length=120)
+    amount = models.DecimalField(**MONEY, null=True, blank=True)
+    currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
+    created_date = models.DateField(null=True, blank=True)
+    close_date = models.DateField(null=True, blank=True)
+    is_closed = models.BooleanField(default=False)
+    is_won = models.BooleanField(default=False)
+    source = models.CharField(max_length=20, choices=Source.choices, blank=True, default=Source.UNKNOWN)
+    source_detail = models.CharField(max_length=255, blank=True, help_text="The CRM's own lead source text")
+    probability = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True, help_text="The rep's / CRM's probability, %")
+    forecast_category = models.CharField(max_length=60, blank=True)
+    lost_reason = models.CharField(max_length=255, blank=True)
+    description = models.TextField(blank=True)
+    products = models.ManyToManyField(Product, through="LineItem", related_name="opportunities")
+
+    objects = OpportunityQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "opportunities"
+        indexes = [
+            models.Index(fields=["owner", "created_date"]),
+            models.Index(fields=["close_date"]),
+            models.Index(fields=["is_closed", "is_won"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.crm_id or f"Opportunity {self.pk}"
+
+    @property
+    def status(self) -> str:
+        if not self.is_closed:
+            return "open"
+        return "won" if self.is_won else "lost"
+
+
+class LineItem(TimestampedRecord):
+    """A product line on an opportunity."""
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="line_items")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="line_items")
+    quantity = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal(1))
+    unit_price = models.DecimalField(**MONEY, null=True, blank=True)
+    total_price = models.DecimalField(**MONEY, null=True, blank=True)
+
+    objects = OpportunityChildQuerySet.as_manager()
+
+
+class StageHistory(TimestampedRecord):
+    """One change of an opportunity's stage (Salesforce OpportunityHistory)."""
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="stage_history")
+    stage = models.CharField(max_length=120)
+    amount = models.DecimalField(**MONEY, null=True, blank=True)
+    close_date = models.DateField(null=True, blank=True)
+    probability = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    changed_at = models.DateTimeField()
+    changed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    objects = OpportunityChildQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "stage history"
+        indexes = [models.Index(fields=["opportunity", "changed_at"])]
+
+
+class ContactRole(models.TextChoices):
+    DECISION_MAKER = "decision_maker", "Decision maker"
+    ECONOMIC_BUYER = "economic_buyer", "Economic buyer"
+    EXECUTIVE_SPONSOR = "executive_sponsor", "Executive sponsor"
+    CHAMPION = "champion", "Champion"
+    INFLUENCER = "influencer", "Influencer"
+    TECHNICAL_BUYER = "technical_buyer", "Technical buyer"
+    EVALUATOR = "evaluator", "Evaluator"
+    USER = "user", "User"
+    GATEKEEPER = "gatekeeper", "Gatekeeper"
+    OTHER = "other", "Other"
+
+
+class OpportunityContactRole(TimestampedRecord):
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="contact_roles")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="opportunity_roles")
+    role = models.CharField(max_length=30, choices=ContactRole.choices, default=ContactRole.OTHER)
+    role_detail = models.CharField(max_length=120, blank=True, help_text="The CRM's own role text")
+    is_primary = models.BooleanField(default=False)
+
+    objects = OpportunityChildQuerySet.as_manager()
+
+
+class ActivityKind(models.TextChoices):
+    CALL = "call", "Call"
+    MEETING = "meeting", "Meeting"
+    EMAIL = "email", "Email"
+    TASK = "task", "Task"
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+    UNKNOWN = "", "Unknown"
+
+
+class Activity(TimestampedRecord):
+    kind = models.CharField(max_length=10, choices=ActivityKind.choices)
+    direction = models.CharField(max_length=10, choices=Direction.choices, blank=True, default=Direction.UNKNOWN)
+    activity_date = models.DateField()
+    subject = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=60, blank=True)
+    owner = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="activities")
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="activities")
+    opportunity = models.ForeignKey(Opportunity, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
+
+    objects = ActivityQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "activities"
+        indexes = [
+            models.Index(fields=["owner", "activity_date"]),
+            models.Index(fields=["opportunity", "activity_date"]),
+        ]
+
+
+class SalesTarget(TimestampedRecord):
+    """A rep's quota for a period (month, quarter or year)."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="targets")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "period_start", "period_end"], name="one_target_per_period")]

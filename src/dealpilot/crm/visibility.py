@@ -1,0 +1,132 @@
+"""Who may see which sales records: the role hierarchy, applied in one place.
+
+- leader, admin (and superusers): every record;
+- manager: records owned by anyone in their team and the teams below it, and their own;
+- rep: their own records (and accounts they sell into);
+- enablement: no sales records (they author content, which has its own rules).
+
+Each queryset has `visible_to(user)`; views, API, CLI and reports list records only through it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.db.models import Q
+
+if TYPE_CHECKING:
+    from .models import User
+
+EVERYONE = None  # scope marker: no owner filter
+
+
+def team_subtree_ids(team_id: int | None) -> set[int]:
+    """The team and every team below it (teams are few, so walk them in memory)."""
+    from .models import Team
+
+    if team_id is None:
+        return set()
+    children: dict[int | None, list[int]] = {}
+    for tid, parent_id in Team.objects.values_list("id", "parent_id"):
+        children.setdefault(parent_id, []).append(tid)
+    found, todo = set(), [team_id]
+    while todo:
+        tid = todo.pop()
+        if tid not in found:
+            found.add(tid)
+            todo.extend(children.get(tid, []))
+    return found
+
+
+def owner_scope(user: User) -> models.QuerySet | None:
+    """The users whose records `user` may see, as a subquery; None means everyone's."""
+    from .models import Role, User
+
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return User.objects.none().values("id")
+    if user.sees_everything:
+        return EVERYONE
+    if user.role == Role.MANAGER:
+        teams = team_subtree_ids(user.team_id)
+        return User.objects.filter(Q(team_id__in=teams) | Q(id=user.id)).values("id")
+    if user.role == Role.REP:
+        return User.objects.filter(id=user.id).values("id")
+    return User.objects.none().values("id")
+
+
+class TeamQuerySet(models.QuerySet):
+    def visible_to(self, user: User) -> TeamQuerySet:
+        if getattr(user, "is_authenticated", False) and user.sees_everything:
+            return self
+        if getattr(user, "is_authenticated", False) and user.team_id:
+            return self.filter(id__in=team_subtree_ids(user.team_id) if user.role == "manager" else {user.team_id})
+        return self.none()
+
+
+class UserQuerySet(models.QuerySet):
+    def visible_to(self, user: User) -> UserQuerySet:
+        scope = owner_scope(user)
+        return self if scope is EVERYONE else self.filter(id__in=scope)
+
+
+class OwnedQuerySet(models.QuerySet):
+    """Records with an `owner`: visible when the owner is in the caller's scope."""
+
+    def visible_to(self, user: User) -> OwnedQuerySet:
+        scope = owner_scope(user)
+        return self if scope is EVERYONE else self.filter(owner_id__in=scope)
+
+
+class OpportunityQuerySet(OwnedQuerySet):
+    pass
+
+
+class AccountQuerySet(models.QuerySet):
+    def visible_to(self, user: User) -> AccountQuerySet:
+        from .models import Opportunity
+
+        scope = owner_scope(user)
+        if scope is EVERYONE:
+            return self
+        sold_into = Opportunity.objects.filter(owner_id__in=scope, account_id__isnull=False).values("account_id")
+        return self.filter(Q(owner_id__in=scope) | Q(id__in=sold_into))
+
+
+class _AccountChildQuerySet(models.QuerySet):
+    """Records that hang off an account: visible when the account is."""
+
+    def visible_to(self, user: User):
+        from .models import Account
+
+        if owner_scope(user) is EVERYONE:
+            return self
+        return self.filter(account_id__in=Account.objects.visible_to(user).values("id"))
+
+
+class PlanUnitQuerySet(_AccountChildQuerySet):
+    pass
+
+
+class ContactQuerySet(_AccountChildQuerySet):
+    def visible_to(self, user: User):
+        scope = owner_scope(user)
+        if scope is EVERYONE:
+            return self
+        return super().visible_to(user) | self.filter(owner_id__in=scope)
+
+
+class OpportunityChildQuerySet(models.QuerySet):
+    """Line items, stage history, contact roles: visible with their opportunity."""
+
+    def visible_to(self, user: User):
+        scope = owner_scope(user)
+        return self if scope is EVERYONE else self.filter(opportunity__owner_id__in=scope)
+
+
+class ActivityQuerySet(models.QuerySet):
+    def visible_to(self, user: User):
+        scope = owner_scope(user)
+        if scope is EVERYONE:
+            return self
+        return self.filter(Q(owner_id__in=scope) | Q(opportunity__owner_id__in=scope))
