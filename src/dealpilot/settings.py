@@ -115,6 +115,16 @@ TASKS = {
     }
 }
 
+# File cache: shared by the web workers and the task worker on one machine (import progress).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(DATA_DIR / "cache"),
+    }
+}
+if os.environ.get("REDIS_URL"):
+    CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("DEALPILOT_TIME_ZONE", "UTC")
 USE_I18N = True

@@ -1,0 +1,11 @@
+"""Settings for the test suite: a throw-away data folder, fast hashing, tasks run inline."""
+
+import os
+import tempfile
+
+os.environ.setdefault("DEALPILOT_DATA_DIR", tempfile.mkdtemp(prefix="dealpilot-test-"))
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # hashing speed is not under test
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
