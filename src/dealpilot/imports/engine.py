@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -290,12 +291,13 @@ def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, enc
                     if step.skip_if_empty and any(not row.get(c, "").strip() for c in step.skip_if_empty):
                         result.skipped += 1
                         continue
-                    try:
-                        values = converter.convert(row)
-                    except BadValue as exc:
-                        step_rejects.append(Rejection(display, row_no, crm_rule.raw(row), str(exc)))
-                        continue
-                    writer.write((row_no, None, *(adapt(values[r.name]) for r, adapt in zip(rules, adapters))))
+                    for row in _exploded(row, step.explode):
+                        try:
+                            values = converter.convert(row)
+                        except BadValue as exc:
+                            step_rejects.append(Rejection(display, row_no, crm_rule.raw(row), str(exc)))
+                            continue
+                        writer.write((row_no, None, *(adapt(values[r.name]) for r, adapt in zip(rules, adapters))))
         for note, count in converter.notes.items():
             result.notes[note] = result.notes.get(note, 0) + count
 
@@ -313,6 +315,16 @@ def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, enc
     result.rejected = len(step_rejects)
     rejections.extend(step_rejects)
     return result
+
+
+def _exploded(row: dict[str, str], column: str | None):
+    """The row once, or once per value of a list cell ('1;2;3') when the step explodes a column."""
+    if column is None:
+        yield row
+        return
+    for value in re.split(r"[;,]", row.get(column, "")):
+        if value.strip():
+            yield {**row, column: value.strip()}
 
 
 def _reject(cursor, reason_sql: str, condition: str, params: tuple = ()) -> int:

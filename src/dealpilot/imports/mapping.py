@@ -93,7 +93,13 @@ def _millions(text: str) -> str:
     return str(parse_decimal(text) * 1_000_000)
 
 
+def _first_of_list(text: str) -> str:
+    """HubSpot writes several associated ids in one cell: '123;456' -> '123'."""
+    return re.split(r"[;,]", text, maxsplit=1)[0].strip()
+
+
 TRANSFORMS: dict[str, Callable[[str], str]] = {
+    "first_of_list": _first_of_list,
     "millions": _millions,
     "slug": _slug,
     "lower": str.lower,
@@ -148,6 +154,7 @@ class Step:
     dedupe: bool = False
     skip_if_empty: list[str] = field(default_factory=list)
     after: list[str] = field(default_factory=list)
+    explode: str | None = None  # a column holding several values ("1;2;3"): one record per value
     label: str = ""
 
     @property
@@ -156,7 +163,7 @@ class Step:
 
     @property
     def columns_used(self) -> set[str]:
-        used = set(self.skip_if_empty)
+        used = set(self.skip_if_empty) | ({self.explode} if self.explode else set())
         for rule in self.rules:
             used.update(rule.columns)
             used.update(rule.template_columns)
@@ -299,6 +306,7 @@ def load_mapping(source: Path | str | dict) -> Mapping:
             optional=bool(raw.get("optional", False)), dedupe=bool(raw.get("dedupe", False)),
             skip_if_empty=_as_list(raw.get("skip_if_empty")), after=_as_list(raw.get("after")),
             label=str(raw.get("label") or f"{target.replace('_', ' ')}s"),
+            explode=raw.get("explode"),
         ))
         if not steps[-1].files:
             raise MappingError(f"{where}: file is missing")
