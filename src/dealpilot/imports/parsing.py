@@ -80,7 +80,10 @@ def parse_date(text: str, date_order: str = "MDY") -> date:
         except ValueError as exc:
             raise BadValue(f"not a date: {text!r} ({exc})") from None
     # A date-time where a date is expected: keep the (UTC) day.
-    return parse_datetime(text, date_order).astimezone(timezone.utc).date()
+    try:
+        return parse_datetime(text, date_order).astimezone(timezone.utc).date()
+    except BadValue:
+        raise BadValue(f"not a date: {text!r}") from None
 
 
 _MONEY_NOISE = re.compile(r"[\s\u00a0$€£¥]|^[A-Z]{3}\s*|\s*[A-Z]{3}$")
