@@ -279,7 +279,7 @@ def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, enc
                 raise ExportError(str(exc)) from None
             width = len(header)
             with _StageWriter(cursor, columns, dialect) as writer:
-                for row_no, cells in enumerate(reader, start=2):  # the header is row 1, as a spreadsheet shows it
+                for row_no, cells in _numbered(reader, display):  # the header is row 1, as a spreadsheet shows it
                     if not any(c.strip() for c in cells):
                         continue
                     result.read += 1
@@ -315,6 +315,17 @@ def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, enc
     result.rejected = len(step_rejects)
     rejections.extend(step_rejects)
     return result
+
+
+def _numbered(reader, display: str):
+    """(row number, cells); the header is row 1, as a spreadsheet shows it. A file the CSV reader
+    cannot follow is a fatal error: guessing where its rows begin would import garbage."""
+    row_no = 1
+    try:
+        for row_no, cells in enumerate(reader, start=2):
+            yield row_no, cells
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ExportError(f"{display}: unreadable after row {row_no}: {exc}") from None
 
 
 def _exploded(row: dict[str, str], column: str | None):

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from decimal import ROUND_HALF_UP, Decimal
+
 import yaml
 from django.db import models
 
@@ -50,6 +52,8 @@ TARGETS: dict[str, type[models.Model]] = {
     "activity": crm.Activity,
     "target": crm.SalesTarget,
 }
+
+MAX_INT = 2_147_483_647  # the largest value of an integer column on every database
 
 # Columns the engine fills itself: never mapped, never updated from an export.
 ENGINE_FIELDS = {"id", "created_at", "updated_at"}
@@ -129,6 +133,8 @@ class FieldRule:
     unknown: str = "reject"  # for links: reject the row, or leave the link empty ("null")
     link_model: type[models.Model] | None = None
     partial: bool = False  # a template with some columns empty still yields text
+    max_digits: int | None = None
+    decimal_places: int | None = None
     default: Any = None  # the model's default, used when the cell is empty
 
     def raw(self, row: dict[str, str]) -> str:
@@ -136,9 +142,10 @@ class FieldRule:
             filled = [bool(row.get(c, "").strip()) for c in self.template_columns]
             if not any(filled) or (not self.partial and not all(filled)):
                 return ""
-            return " ".join(self.template.format_map({c: row.get(c, "").strip() for c in self.template_columns}).split())
+            values = {c: row.get(c, "").replace("\x00", "").strip() for c in self.template_columns}
+            return " ".join(self.template.format_map(values).split())
         for column in self.columns:
-            value = row.get(column, "").strip()
+            value = row.get(column, "").replace("\x00", "").strip()  # NUL: junk PostgreSQL cannot store
             if value:
                 return value
         return ""
@@ -247,7 +254,9 @@ def _compile_rule(model: type[models.Model], name: str, spec: Any, where: str) -
     rule.unknown = spec.get("unknown", "reject")
     if rule.unknown not in ("reject", "null"):
         raise MappingError(f"{where}: unknown: must be reject or null")
-    rule.max_length = getattr(model_field, "max_length", None) if rule.kind == "text" else None
+    rule.max_length = getattr(model_field, "max_length", None) if rule.kind in ("text", "link") else None
+    if rule.kind == "decimal":
+        rule.max_digits, rule.decimal_places = model_field.max_digits, model_field.decimal_places
     if model_field.choices:
         rule.choices = {str(value) for value, _ in model_field.flatchoices}
     if rule.kind == "link":
@@ -389,11 +398,14 @@ class RowConverter:
         if kind == "datetime":
             return parse_datetime(text, self.date_order)
         if kind == "decimal":
-            return parse_decimal(text, self.decimal_comma)
+            value = parse_decimal(text, self.decimal_comma)
+            if abs(value) >= Decimal(10) ** (rule.max_digits - rule.decimal_places):
+                raise BadValue(f"too large: {text!r}")
+            return value.quantize(Decimal(1).scaleb(-rule.decimal_places), ROUND_HALF_UP)
         if kind == "int":
             value = parse_int(text, self.decimal_comma)
-            if value < 0:
-                raise BadValue(f"negative: {text!r}")
+            if not 0 <= value <= MAX_INT:
+                raise BadValue(f"out of range: {text!r}")
             return value
         if kind == "bool":
             return parse_bool(text)

@@ -93,7 +93,10 @@ _MONEY_NOISE = re.compile(r"[\s\u00a0$€£¥]|^[A-Z]{3}\s*|\s*[A-Z]{3}$")
 def parse_decimal(text: str, decimal_comma: bool = False) -> Decimal:
     """1234.5, 1,234.50, $1,234.50, USD 1234.50, (1,234.50), and 1.234,50 with decimal_comma."""
     try:
-        return Decimal(text)
+        value = Decimal(text)
+        if value.is_finite():
+            return value
+        raise BadValue(f"not a number: {text!r}")
     except InvalidOperation:
         pass
     cleaned = _MONEY_NOISE.sub("", text)
@@ -115,6 +118,8 @@ def parse_decimal(text: str, decimal_comma: bool = False) -> Decimal:
 
 def parse_int(text: str, decimal_comma: bool = False) -> int:
     value = parse_decimal(text, decimal_comma)
+    if abs(value) >= 10**18:  # also keeps int() away from 1e999999999
+        raise BadValue(f"too large: {text!r}")
     if value != value.to_integral_value():
         raise BadValue(f"not a whole number: {text!r}")
     return int(value)
