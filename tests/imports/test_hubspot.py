@@ -290,3 +290,24 @@ def test_internal_values_and_custom_pipelines(export):
                      "903": ("Churned", "lost", "other"), "904": ("Up for renewal", "open", "inbound")}
     step = next(s for s in result.steps if s.target == "opportunity")
     assert step.notes["stage: 'closedwon' read as 'Closed Won'"] == 1
+
+
+def test_associations_to_records_outside_the_export(export):
+    """A deal's contact or a contact's company that was not exported is reported; the deal itself stays."""
+    deals = export / "deals.csv"
+    deals.write_bytes(deals.read_bytes().replace(b'"7501008;7501009"', b'"7501008;7509998"'))  # Bluefin renewal 2024
+    contacts = export / "contacts.csv"
+    contacts.write_bytes(contacts.read_bytes().replace(b'"Independent Consultant","Opportunity","Open Deal","2024-04-22 15:50","","",""',
+                                                       b'"Independent Consultant","Opportunity","Open Deal","2024-04-22 15:50","","","21459999998"'))
+
+    result = import_export("hubspot", export)
+
+    assert sorted((r.file, r.row, r.crm_id, r.reason) for r in result.rejections) == [
+        ("contacts.csv", 20, "7501019", "unknown account 21459999998"),
+        ("deals.csv", 6, "1584000005/7509998", "unknown contact 7509998"),
+        # Emma Wilson was rejected, so her deal's association with her is too (the deal stays)
+        ("deals.csv", 11, "1584000010/7501019", "unknown contact 7501019"),
+    ]
+    bluefin = crm.Opportunity.objects.get(crm_id="1584000005")
+    assert list(bluefin.contact_roles.values_list("contact__last_name", flat=True)) == ["Brown"]
+    assert crm.Opportunity.objects.filter(crm_id="1584000010").exists()
