@@ -110,17 +110,18 @@ class _Dialect:
             return "text"
         return model_field.db_type(connection)
 
-    def adapter(self, kind: str) -> Callable[[Any], Any]:
+    def store(self, kind: str) -> Callable[[Any], Any] | None:
+        """How a typed value of `kind` is handed to the driver; None when as it is."""
         if self.postgres or kind in ("text", "link", "json", "int"):
-            return lambda v: v
+            return None
         if kind == "date":
-            return lambda v: None if v is None else v.isoformat()
+            return date.isoformat
         if kind == "datetime":
-            return lambda v: None if v is None else str(v.astimezone(timezone.utc).replace(tzinfo=None))
+            return lambda v: str(v.astimezone(timezone.utc).replace(tzinfo=None))  # Django's SQLite format
         if kind == "decimal":
-            return lambda v: None if v is None else str(v)
+            return str
         if kind == "bool":
-            return lambda v: None if v is None else int(v)
+            return int
         raise AssertionError(kind)
 
     def json_expr(self, expr: str) -> str:
@@ -261,8 +262,6 @@ def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, enc
     dialect = _Dialect()
     rules = step.rules
     columns = ["row_no", "reject"] + [r.name for r in rules]
-    adapters = [dialect.adapter(r.kind) for r in rules]
-    crm_rule = next(r for r in rules if r.name == "crm_id")
     step_rejects: list[Rejection] = []
 
     with connection.cursor() as cursor:
@@ -274,30 +273,33 @@ def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, enc
 
         with source.rows(name, encoding, on_read=tracker.add) as (header, reader):
             try:
-                converter = RowConverter(step, mapping, header, display)
+                converter = RowConverter(step, mapping, header, display, store=dialect.store)
             except BadValue as exc:
                 raise ExportError(str(exc)) from None
             width = len(header)
+            convert, skip, explode_at = converter.convert, converter.skip_positions, converter.explode_position
             with _StageWriter(cursor, columns, dialect) as writer:
-                for row_no, cells in _numbered(reader, display):  # the header is row 1, as a spreadsheet shows it
-                    if not any(c.strip() for c in cells):
-                        continue
+                for row_no, cells in _numbered(reader, display):
+                    if len(cells) != width:
+                        if len(cells) > width and "".join(cells[width:]).strip():
+                            result.read += 1
+                            step_rejects.append(Rejection(display, row_no, cells[0] if cells else "",
+                                                          f"{len(cells)} cells but the header has {width} (a stray delimiter or quote?)"))
+                            continue
+                        cells = (cells + [""] * width)[:width]  # spreadsheets drop trailing empty cells
+                    if not "".join(cells).strip():
+                        continue  # a blank line
                     result.read += 1
-                    if len(cells) > width and any(c.strip() for c in cells[width:]):
-                        step_rejects.append(Rejection(display, row_no, cells[0] if cells else "",
-                                                      f"{len(cells)} cells but the header has {width} (a stray delimiter or quote?)"))
-                        continue
-                    row = dict(zip(header, cells))
-                    if step.skip_if_empty and any(not row.get(c, "").strip() for c in step.skip_if_empty):
+                    if skip and converter.skip(cells):
                         result.skipped += 1
                         continue
-                    for row in _exploded(row, step.explode):
+                    for cells in _exploded(cells, explode_at):
                         try:
-                            values = converter.convert(row)
+                            values = convert(cells)
                         except BadValue as exc:
-                            step_rejects.append(Rejection(display, row_no, crm_rule.raw(row), str(exc)))
+                            step_rejects.append(Rejection(display, row_no, converter.crm_id_of(cells), str(exc)))
                             continue
-                        writer.write((row_no, None, *(adapt(values[r.name]) for r, adapt in zip(rules, adapters))))
+                        writer.write((row_no, None, *values))
         for note, count in converter.notes.items():
             result.notes[note] = result.notes.get(note, 0) + count
 
@@ -328,14 +330,16 @@ def _numbered(reader, display: str):
         raise ExportError(f"{display}: unreadable after row {row_no}: {exc}") from None
 
 
-def _exploded(row: dict[str, str], column: str | None):
+def _exploded(cells: list[str], position: int | None):
     """The row once, or once per value of a list cell ('1;2;3') when the step explodes a column."""
-    if column is None:
-        yield row
+    if position is None:
+        yield cells
         return
-    for value in re.split(r"[;,]", row.get(column, "")):
+    for value in re.split(r"[;,]", cells[position]):
         if value.strip():
-            yield {**row, column: value.strip()}
+            yielded = list(cells)
+            yielded[position] = value.strip()
+            yield yielded
 
 
 def _reject(cursor, reason_sql: str, condition: str, params: tuple = ()) -> int:
@@ -347,11 +351,14 @@ def _check_in_sql(cursor, step: Step, result: StepResult) -> None:
     model = step.model
     table = _quote(model._meta.db_table)
     cursor.execute(f"CREATE INDEX dp_import_stage_crm ON {STAGE} (crm_id)")
-    first = f"(SELECT MIN(s2.row_no) FROM {STAGE} s2 WHERE s2.crm_id = {STAGE}.crm_id)"
-    if step.dedupe:
-        _reject(cursor, f"'{SILENT}duplicate'", f"row_no > {first}")
-    else:
-        _reject(cursor, f"'duplicate id ' || crm_id || ' (first on row ' || CAST({first} AS text) || ')'", f"row_no > {first}")
+    # Duplicate ids are rare: find whether there are any before paying for the row-by-row check.
+    cursor.execute(f"SELECT 1 FROM {STAGE} GROUP BY crm_id HAVING COUNT(*) > 1 LIMIT 1")
+    if cursor.fetchone():
+        first = f"(SELECT MIN(s2.row_no) FROM {STAGE} s2 WHERE s2.crm_id = {STAGE}.crm_id)"
+        if step.dedupe:
+            _reject(cursor, f"'{SILENT}duplicate'", f"row_no > {first}")
+        else:
+            _reject(cursor, f"'duplicate id ' || crm_id || ' (first on row ' || CAST({first} AS text) || ')'", f"row_no > {first}")
 
     for rule in step.links:
         col = _quote(rule.name)

@@ -324,9 +324,15 @@ def load_mapping(source: Path | str | dict) -> Mapping:
 
 
 class RowConverter:
-    """Turns one row (a dict of column -> text) into field values for a step's record."""
+    """Turns one row (the list of a CSV line's cells) into the values of a step's record.
 
-    def __init__(self, step: Step, mapping: Mapping, header: list[str], file_name: str):
+    Each field rule is compiled once into a small function over column positions, so the
+    per-row work is only what that field needs: imports run to millions of rows.
+    `store` optionally turns a typed value into what the database driver takes (per kind).
+    """
+
+    def __init__(self, step: Step, mapping: Mapping, header: list[str], file_name: str,
+                 store: Callable[[str], Callable[[Any], Any] | None] = lambda kind: None):
         self.step, self.date_order, self.decimal_comma = step, mapping.date_order, mapping.decimal_comma
         present = set(header)
         for rule in step.rules:
@@ -336,79 +342,156 @@ class RowConverter:
                     raise BadValue(f"{file_name} has no column {absent[0]!r} (needed for {rule.name})")
             elif rule.columns and rule.required and not present.intersection(rule.columns):
                 raise BadValue(f"{file_name} has no column {' or '.join(map(repr, rule.columns))} (needed for {rule.name})")
-        self.matching_columns = {
-            rule.name: [h for h in header if fnmatch.fnmatchcase(h, rule.columns_matching)]
-            for rule in step.rules if rule.columns_matching
-        }
+        self.header = header
+        self.position = {}
+        for i, column in enumerate(header):
+            self.position.setdefault(column, i)
         self.notes: dict[str, int] = {}
+        self.fields = [self._compile(rule, store(rule.kind)) for rule in step.rules]
+        self.crm_id_of = self._source(next(r for r in step.rules if r.name == "crm_id"))
+        self.skip_positions = [self.position[c] for c in step.skip_if_empty if c in self.position]
+        self.explode_position = self.position.get(step.explode) if step.explode else None
 
     def _note(self, text: str) -> None:
         self.notes[text] = self.notes.get(text, 0) + 1
 
-    def convert(self, row: dict[str, str]) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for rule in self.step.rules:
-            values[rule.name] = self._value(rule, row)
-        return values
+    def convert(self, cells: list[str]) -> list[Any]:
+        """The field values in the order of the step's rules; raises BadValue with a reason."""
+        return [get(cells) for get in self.fields]
 
-    def _value(self, rule: FieldRule, row: dict[str, str]) -> Any:
+    def skip(self, cells: list[str]) -> bool:
+        return any(not cells[i].strip() for i in self.skip_positions)
+
+    def _source(self, rule: FieldRule) -> Callable[[list[str]], str]:
+        """The rule's text from a row: first non-empty column, or the filled template."""
+        if rule.template is not None:
+            places = [(c, self.position.get(c)) for c in rule.template_columns]
+
+            def template(cells):
+                values = {c: (cells[i].replace("\x00", "").strip() if i is not None else "") for c, i in places}
+                return rule.raw(values)
+            return template
+        positions = [self.position[c] for c in rule.columns if c in self.position]
+        if not positions:
+            return lambda cells: ""
+        if len(positions) == 1:
+            i = positions[0]
+
+            def column(cells):
+                text = cells[i]
+                return (text.replace("\x00", "") if "\x00" in text else text).strip()  # NUL: junk PostgreSQL cannot store
+            return column
+
+        def first_filled(cells):
+            for i in positions:
+                text = cells[i].replace("\x00", "").strip()
+                if text:
+                    return text
+            return ""
+        return first_filled
+
+    def _compile(self, rule: FieldRule, store: Callable[[Any], Any] | None) -> Callable[[list[str]], Any]:
         if rule.columns_matching:
-            extra = {c: row[c] for c in self.matching_columns[rule.name] if row.get(c, "").strip()}
-            return json.dumps(extra, ensure_ascii=False, sort_keys=True)
-        if rule.value is not None:
-            return rule.value
-        text = rule.raw(row)
-        if rule.prefix is not None and text and not text.startswith(rule.prefix):
-            text = ""
-        if rule.mapping is not None and text:
-            mapped = rule.mapping.get(text.lower(), rule.fallback)
-            if mapped is not None:
-                if str(mapped) != text and rule.kind in ("text", "link") and rule.choices is None:
-                    # a correction of free text (a typo, a renamed product): say so
-                    self._note(f"{rule.name}: {text!r} read as {mapped!r}")
-                text = str(mapped) if not isinstance(mapped, bool) else ("true" if mapped else "false")
-        if not text:
-            if rule.required:
-                raise BadValue(f"missing {rule.name}")
-            if rule.kind == "link" and rule.link_model is not self.step.model:
-                self._note(f"no {rule.name}")
-            if rule.default is not None:
-                return rule.default
-            return "" if rule.kind == "text" else None
-        if rule.transform:
-            try:
-                text = TRANSFORMS[rule.transform](text)
-            except BadValue as exc:
-                raise BadValue(f"{rule.name}: {exc}") from None
-        try:
-            return self._typed(rule, text)
-        except BadValue as exc:
-            raise BadValue(f"{rule.name}: {exc}") from None
+            columns = [(h, i) for i, h in enumerate(self.header) if fnmatch.fnmatchcase(h, rule.columns_matching)]
 
-    def _typed(self, rule: FieldRule, text: str) -> Any:
-        kind = rule.kind
+            def extra(cells):
+                found = {h: cells[i] for h, i in columns if cells[i].strip()}
+                return json.dumps(found, ensure_ascii=False, sort_keys=True) if found else "{}"
+            return extra
+        if rule.value is not None:
+            constant = rule.value
+            if rule.kind == "bool" and isinstance(constant, str):
+                constant = parse_bool(constant)
+            constant = store(constant) if store and constant is not None else constant
+            return lambda cells: constant
+
+        raw, typed, name = self._source(rule), self._typer(rule), rule.name
+        if store is not None:
+            typed = (lambda plain: lambda text: store(plain(text)))(typed)
+        empty_value = rule.default if rule.default is not None else ("" if rule.kind == "text" else None)
+        if store is not None and empty_value is not None:
+            empty_value = store(empty_value)
+        required, note = rule.required, self._note
+        plain = (rule.prefix is None and rule.mapping is None and rule.transform is None
+                 and not (rule.kind == "link" and rule.link_model is not self.step.model))
+
+        if plain:  # most fields: one column, typed as the model says
+            def get(cells):
+                text = raw(cells)
+                if not text:
+                    if required:
+                        raise BadValue(f"missing {name}")
+                    return empty_value
+                try:
+                    return typed(text)
+                except BadValue as exc:
+                    raise BadValue(f"{name}: {exc}") from None
+            return get
+
+        prefix, mapping, fallback = rule.prefix, rule.mapping, rule.fallback
+        transform = TRANSFORMS[rule.transform] if rule.transform else None
+        note_corrections = rule.kind in ("text", "link") and rule.choices is None
+        note_empty = rule.kind == "link" and rule.link_model is not self.step.model
+
+        def get(cells):
+            text = raw(cells)
+            if prefix is not None and text and not text.startswith(prefix):
+                text = ""
+            if mapping is not None and text:
+                mapped = mapping.get(text.lower(), fallback)
+                if mapped is not None:
+                    if isinstance(mapped, bool):
+                        mapped = "true" if mapped else "false"
+                    elif note_corrections and str(mapped) != text:
+                        note(f"{name}: {text!r} read as {mapped!r}")  # a corrected typo or renamed product: say so
+                    text = str(mapped)
+            if not text:
+                if required:
+                    raise BadValue(f"missing {name}")
+                if note_empty:
+                    note(f"no {name}")
+                return empty_value
+            try:
+                return typed(transform(text) if transform else text)
+            except BadValue as exc:
+                raise BadValue(f"{name}: {exc}") from None
+        return get
+
+    def _typer(self, rule: FieldRule) -> Callable[[str], Any]:
+        kind, order, comma = rule.kind, self.date_order, self.decimal_comma
         if kind in ("text", "link"):
-            if rule.max_length and len(text) > rule.max_length:
-                raise BadValue(f"longer than {rule.max_length} characters ({len(text)})")
-            if rule.choices is not None and text not in rule.choices:
-                raise BadValue(f"{text!r} is not one of {sorted(c for c in rule.choices if c)}")
+            max_length, choices = rule.max_length, rule.choices
+
+            def text(value: str) -> str:
+                if max_length and len(value) > max_length:
+                    raise BadValue(f"longer than {max_length} characters ({len(value)})")
+                if choices is not None and value not in choices:
+                    raise BadValue(f"{value!r} is not one of {sorted(c for c in choices if c)}")
+                return value
             return text
         if kind == "date":
-            return parse_date(text, self.date_order)
+            return lambda value: parse_date(value, order)
         if kind == "datetime":
-            return parse_datetime(text, self.date_order)
+            return lambda value: parse_datetime(value, order)
         if kind == "decimal":
-            value = parse_decimal(text, self.decimal_comma)
-            if abs(value) >= Decimal(10) ** (rule.max_digits - rule.decimal_places):
-                raise BadValue(f"too large: {text!r}")
-            return value.quantize(Decimal(1).scaleb(-rule.decimal_places), ROUND_HALF_UP)
+            limit = Decimal(10) ** (rule.max_digits - rule.decimal_places)
+            step = Decimal(1).scaleb(-rule.decimal_places)
+
+            def decimal(value: str) -> Decimal:
+                number = parse_decimal(value, comma)
+                if abs(number) >= limit:
+                    raise BadValue(f"too large: {value!r}")
+                return number.quantize(step, ROUND_HALF_UP)
+            return decimal
         if kind == "int":
-            value = parse_int(text, self.decimal_comma)
-            if not 0 <= value <= MAX_INT:
-                raise BadValue(f"out of range: {text!r}")
-            return value
+            def integer(value: str) -> int:
+                number = parse_int(value, comma)
+                if not 0 <= number <= MAX_INT:
+                    raise BadValue(f"out of range: {value!r}")
+                return number
+            return integer
         if kind == "bool":
-            return parse_bool(text)
+            return parse_bool
         if kind == "json":
-            return json.dumps(text)
+            return json.dumps
         raise AssertionError(kind)

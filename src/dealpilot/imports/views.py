@@ -1,0 +1,157 @@
+"""The imports pages (sales leaders and administrators only; everyone else gets 404): upload an
+export, watch the run's progress, read its outcome and download its rejected rows."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
+
+from dealpilot.web.access import leader_required
+from dealpilot.web.uploads import UploadLimitHandler, new_upload_folder, save_upload
+
+from . import progress, services
+from .models import ImportRun
+
+DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3  # 2 GB; settings.DEALPILOT_IMPORT_MAX_UPLOAD_BYTES overrides
+MAX_MAPPING_BYTES = 1024**2
+RECENT_RUNS = 20
+
+KIND_CHOICES = [
+    ("salesforce", "Salesforce data export"),
+    ("hubspot", "HubSpot export"),
+    ("csv", "CSV files with a mapping"),
+]
+KIND_SUFFIXES = {"salesforce": {".zip"}, "hubspot": {".zip", ".csv"}, "csv": {".zip", ".csv"}}
+
+
+def max_upload_bytes() -> int:
+    return int(getattr(settings, "DEALPILOT_IMPORT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
+
+
+def upload_folder_root() -> Path:
+    return Path(settings.MEDIA_ROOT) / "imports"
+
+
+class ImportForm(forms.Form):
+    kind = forms.ChoiceField(choices=KIND_CHOICES, initial="salesforce", widget=forms.RadioSelect, label="What are you importing?")
+    strict = forms.BooleanField(required=False, label="Strict: import nothing when any row is rejected")
+    export = forms.FileField(label="Export file", help_text="A .zip of the export's CSV files, or one .csv file.",
+                             widget=forms.ClearableFileInput(attrs={"accept": ".zip,.csv"}))
+    mapping = forms.FileField(required=False, label="Mapping (YAML)",
+                              help_text="Only for CSV files: which column goes where (see docs/imports.md).",
+                              widget=forms.ClearableFileInput(attrs={"accept": ".yaml,.yml"}))
+
+    def __init__(self, *args, upload_too_large: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.upload_too_large = upload_too_large
+
+    def clean(self):
+        data = super().clean()
+        if self.upload_too_large:
+            # the upload was cut off, so the fields after it never arrived: say why, once
+            self.errors.clear()
+            raise forms.ValidationError(f"The file is larger than the limit of {filesizeformat(max_upload_bytes())}.")
+        kind, export, mapping = data.get("kind"), data.get("export"), data.get("mapping")
+        if export is not None and kind:
+            suffix = Path(export.name).suffix.lower()
+            allowed = KIND_SUFFIXES[kind]
+            if suffix not in allowed:
+                self.add_error("export", f"Upload a {' or '.join(sorted(allowed))} file for this kind of import.")
+            elif export.size > max_upload_bytes():
+                self.add_error("export", f"The file is larger than the limit of {filesizeformat(max_upload_bytes())}.")
+            elif suffix == ".zip" and not zipfile.is_zipfile(export):
+                self.add_error("export", "This file is not a zip archive.")
+        if kind == "csv" and mapping is None:
+            self.add_error("mapping", "A CSV import needs a mapping file.")
+        if mapping is not None:
+            if Path(mapping.name).suffix.lower() not in {".yaml", ".yml"}:
+                self.add_error("mapping", "The mapping must be a .yaml or .yml file.")
+            elif mapping.size > MAX_MAPPING_BYTES:
+                self.add_error("mapping", "The mapping file is too large.")
+        return data
+
+
+def _index_page(request, form: ImportForm, status: int = 200):
+    runs = ImportRun.objects.select_related("created_by")[:RECENT_RUNS]
+    return render(request, "imports/index.html", {"form": form, "runs": runs, "max_upload": max_upload_bytes()}, status=status)
+
+
+@csrf_exempt  # CSRF is checked in _upload, after the size-limiting handler is in place
+@leader_required
+@require_http_methods(["GET", "POST"])
+def index(request):
+    if request.method != "POST":
+        return _index_page(request, ImportForm())
+    limiter = UploadLimitHandler(request, limit=max_upload_bytes())
+    request.upload_handlers.insert(0, limiter)
+    return _upload(request, limiter)
+
+
+@csrf_protect
+def _upload(request, limiter: UploadLimitHandler):
+    form = ImportForm(request.POST, request.FILES, upload_too_large=limiter.exceeded)
+    if not form.is_valid():
+        return _index_page(request, form, status=400)
+    folder = new_upload_folder(upload_folder_root())
+    export_path = save_upload(form.cleaned_data["export"], folder)
+    mapping = form.cleaned_data.get("mapping")
+    mapping_path = save_upload(mapping, folder, name="mapping.yaml") if mapping is not None and form.cleaned_data["kind"] == "csv" else None
+    run = services.start_import(form.cleaned_data["kind"], export_path, user=request.user,
+                                strict=form.cleaned_data["strict"], mapping_path=mapping_path)
+    return redirect("imports:run", pk=run.pk)
+
+
+def _run_context(run: ImportRun) -> dict:
+    prog = progress.read_progress(run)
+    return {
+        "run": run,
+        "progress": prog,
+        "running": prog is not None,
+        "steps": (run.summary or {}).get("steps", []),
+        "has_error_file": _error_file(run) is not None,
+    }
+
+
+@leader_required
+@require_GET
+def run_detail(request, pk: int):
+    run = get_object_or_404(ImportRun.objects.select_related("created_by"), pk=pk)
+    return render(request, "imports/run.html", _run_context(run))
+
+
+@leader_required
+@require_GET
+def run_status(request, pk: int):
+    """The part of the run page that htmx polls every second while the import runs."""
+    run = get_object_or_404(ImportRun.objects.select_related("created_by"), pk=pk)
+    return render(request, "imports/_run_status.html", _run_context(run))
+
+
+def _error_file(run: ImportRun) -> Path | None:
+    """The run's error file, only when it lies in the import-errors folder and exists."""
+    if not run.error_file:
+        return None
+    root = Path(settings.IMPORT_ERRORS_DIR).resolve()
+    path = Path(run.error_file).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
+
+
+@leader_required
+@require_GET
+def run_errors(request, pk: int):
+    run = get_object_or_404(ImportRun, pk=pk)
+    path = _error_file(run)
+    if path is None:
+        raise Http404("This import has no error file")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=f"import-{run.pk}-{run.kind}-rejected-rows.csv",
+                        content_type="text/csv")
