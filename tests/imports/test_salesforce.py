@@ -216,3 +216,14 @@ def test_day_first_dates_on_request(tmp_path):
     result = import_export("salesforce", export, date_order="DMY")
     assert not result.rejections
     assert str(crm.Opportunity.objects.get(crm_id="006000000000003AAA").close_date) == "2025-01-31"
+
+
+def test_file_names_may_be_patterns(tmp_path):
+    from dealpilot.imports.sources import ExportSource
+
+    (tmp_path / "hubspot-crm-exports-all-deals-2024-05-01.csv").write_text("Record ID\n1\n")
+    (tmp_path / "Account.csv").write_text("Id\n1\n")
+    source = ExportSource(tmp_path)
+    assert source.find(["deals.csv", "hubspot-crm-exports-*deal*.csv"]) == "hubspot-crm-exports-all-deals-2024-05-01.csv"
+    assert source.find(["ACCOUNT.CSV"]) == "account.csv"
+    assert source.find(["contacts.csv", "hubspot-crm-exports-*contact*.csv"]) is None

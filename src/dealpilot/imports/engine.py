@@ -290,7 +290,7 @@ def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, enc
                     if not "".join(cells).strip():
                         continue  # a blank line
                     result.read += 1
-                    if skip and converter.skip(cells):
+                    if (skip or converter.skip_all) and converter.skip(cells):
                         result.skipped += 1
                         continue
                     for cells in _exploded(cells, explode_at):
@@ -334,6 +334,8 @@ def _exploded(cells: list[str], position: int | None):
     """The row once, or once per value of a list cell ('1;2;3') when the step explodes a column."""
     if position is None:
         yield cells
+        return
+    if position < 0:
         return
     for value in re.split(r"[;,]", cells[position]):
         if value.strip():

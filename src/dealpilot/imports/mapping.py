@@ -254,6 +254,8 @@ def _compile_rule(model: type[models.Model], name: str, spec: Any, where: str) -
     rule.unknown = spec.get("unknown", "reject")
     if rule.unknown not in ("reject", "null"):
         raise MappingError(f"{where}: unknown: must be reject or null")
+    if rule.unknown == "null" and rule.required:
+        raise MappingError(f"{where}: {name!r} is required, so an unknown one cannot be left empty (unknown: null)")
     rule.max_length = getattr(model_field, "max_length", None) if rule.kind in ("text", "link") else None
     if rule.kind == "decimal":
         rule.max_digits, rule.decimal_places = model_field.max_digits, model_field.decimal_places
@@ -349,8 +351,11 @@ class RowConverter:
         self.notes: dict[str, int] = {}
         self.fields = [self._compile(rule, store(rule.kind)) for rule in step.rules]
         self.crm_id_of = self._source(next(r for r in step.rules if r.name == "crm_id"))
+        # A skip_if_empty column the file lacks is empty on every row: every row is skipped.
+        self.skip_all = any(c not in self.position for c in step.skip_if_empty)
         self.skip_positions = [self.position[c] for c in step.skip_if_empty if c in self.position]
-        self.explode_position = self.position.get(step.explode) if step.explode else None
+        # An exploded column the file lacks holds no values: the step writes nothing.
+        self.explode_position = self.position.get(step.explode, -1) if step.explode else None
 
     def _note(self, text: str) -> None:
         self.notes[text] = self.notes.get(text, 0) + 1
@@ -360,7 +365,7 @@ class RowConverter:
         return [get(cells) for get in self.fields]
 
     def skip(self, cells: list[str]) -> bool:
-        return any(not cells[i].strip() for i in self.skip_positions)
+        return self.skip_all or any(not cells[i].strip() for i in self.skip_positions)
 
     def _source(self, rule: FieldRule) -> Callable[[list[str]], str]:
         """The rule's text from a row: first non-empty column, or the filled template."""

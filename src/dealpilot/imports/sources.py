@@ -8,6 +8,7 @@ one streaming pass over the bytes, so a stray accented letter deep in a big file
 from __future__ import annotations
 
 import codecs
+import fnmatch
 import csv
 import io
 import sys
@@ -73,12 +74,16 @@ class ExportSource:
             raise ExportError(f"{self.path} does not exist")
 
     def find(self, names: list[str]) -> str | None:
-        """The first of `names` present in the export ('*' matches any single CSV file)."""
+        """The first of `names` present in the export; a name may be a pattern such as
+        'hubspot-crm-exports-*deal*.csv' (the first match in name order is taken)."""
         for name in names:
-            if name == "*" and len(self._files) == 1:
-                return next(iter(self._files))
-            if name.lower() in self._files:
-                return name.lower()
+            wanted = name.lower()
+            if wanted in self._files:
+                return wanted
+            if any(ch in wanted for ch in "*?["):
+                matches = sorted(f for f in self._files if fnmatch.fnmatchcase(f, wanted))
+                if matches:
+                    return matches[0]
         return None
 
     def size(self, name: str) -> int:
