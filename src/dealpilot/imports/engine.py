@@ -410,7 +410,8 @@ def _check_in_sql(cursor, step: Step, result: StepResult) -> None:
 def _unique_sets(model: type[models.Model]) -> list[tuple[str, ...]]:
     sets = [(f.name,) for f in model._meta.concrete_fields if f.unique and f.name not in ("id", "crm_id")]
     for constraint in model._meta.constraints:
-        if isinstance(constraint, models.UniqueConstraint) and constraint.fields and constraint.condition is None:
+        if (isinstance(constraint, models.UniqueConstraint) and constraint.fields and constraint.condition is None
+                and tuple(constraint.fields) != ("crm_id",)):
             sets.append(tuple(constraint.fields))
     return sets
 
