@@ -4,4 +4,4 @@ from django.shortcuts import redirect
 
 @login_required
 def home(request):
-    return redirect("/admin/")
+    return redirect("crm:opportunity_list")

@@ -1,0 +1,86 @@
+"""Filter forms for the list pages: they read the query string; a bad value is ignored and shown."""
+
+from __future__ import annotations
+
+from django import forms
+
+from . import selectors
+from .models import User
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class OwnerChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        return str(obj)
+
+
+class _FilterForm(forms.Form):
+    sort_choices: dict = {}
+
+    def __init__(self, data, *, user, **kwargs):
+        super().__init__(data, **kwargs)
+        self.user = user
+
+    def filters(self) -> dict:
+        """The valid filters as keyword arguments for the selector; invalid ones are left out."""
+        self.is_valid()
+        values = {}
+        for name in self.fields:
+            if name in self.errors:
+                continue
+            value = self.cleaned_data.get(name)
+            if name == "owner":
+                value = value.pk if value else None
+            if name == "sort" and value not in self.sort_choices:
+                value = None
+            if value not in (None, ""):
+                values[name] = value
+        return values
+
+    def active_count(self) -> int:
+        return len([k for k in self.filters() if k not in ("sort", "q")])
+
+
+class AccountFilterForm(_FilterForm):
+    sort_choices = selectors.ACCOUNT_SORTS
+
+    q = forms.CharField(required=False, label="Search", max_length=200,
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Account name"}))
+    industry = forms.ChoiceField(required=False)
+    region = forms.ChoiceField(required=False)
+    owner = OwnerChoiceField(queryset=User.objects.none(), required=False, empty_label="Any owner")
+    sort = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, data, *, user, **kwargs):
+        super().__init__(data, user=user, **kwargs)
+        facets = selectors.account_facets(user)
+        self.fields["industry"].choices = [("", "Any industry")] + [(v, v) for v in facets["industries"]]
+        self.fields["region"].choices = [("", "Any region")] + [(v, v) for v in facets["regions"]]
+        self.fields["owner"].queryset = facets["owners"]
+
+
+class OpportunityFilterForm(_FilterForm):
+    sort_choices = selectors.OPPORTUNITY_SORTS
+
+    q = forms.CharField(required=False, label="Search", max_length=200,
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Opportunity or account"}))
+    stage = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), ("open", "Open"), ("won", "Won"), ("lost", "Lost")])
+    owner = OwnerChoiceField(queryset=User.objects.none(), required=False, empty_label="Any owner")
+    close_from = forms.DateField(required=False, label="Closes from", widget=DATE)
+    close_to = forms.DateField(required=False, label="Closes by", widget=DATE)
+    sort = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, data, *, user, **kwargs):
+        super().__init__(data, user=user, **kwargs)
+        facets = selectors.opportunity_facets(user)
+        self.fields["stage"].choices = [("", "Any stage")] + [(s, s) for s in facets["stages"]]
+        self.fields["owner"].queryset = facets["owners"]
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("close_from"), data.get("close_to")
+        if start and end and start > end:
+            self.add_error("close_to", "The end of the range is before its start.")
+        return data
