@@ -1,0 +1,305 @@
+"""The CRM records over JSON: lists (paginated, filtered) and details of accounts, contacts,
+opportunities and activities. Every query goes through `visible_to(request.user)`; an id the
+caller may not see answers 404, exactly like an id that does not exist."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from ninja import Field, Query, Router, Schema
+from ninja.errors import HttpError
+from ninja.pagination import PageNumberPagination, paginate
+
+from . import selectors
+from .models import Account, Activity, Contact, Opportunity
+
+router = Router(tags=["crm"])
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+class Pages(PageNumberPagination):
+    def __init__(self, **kwargs):
+        super().__init__(page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE, **kwargs)
+
+
+class NotFound(Schema):
+    detail: str
+
+
+def _visible_or_404(queryset, pk: int, label: str):
+    obj = queryset.filter(pk=pk).first()
+    if obj is None:
+        raise HttpError(404, f"{label} {pk} not found")
+    return obj
+
+
+# ---- schemas ------------------------------------------------------------------------------------
+
+
+class UserRef(Schema):
+    id: int
+    username: str
+    name: str
+    role: str
+
+    @staticmethod
+    def resolve_name(obj) -> str:
+        return str(obj)
+
+
+class AccountRef(Schema):
+    id: int
+    name: str
+
+
+class PlanUnitOut(Schema):
+    id: int
+    crm_id: str | None
+    name: str
+
+
+class AccountOut(Schema):
+    id: int
+    crm_id: str | None
+    name: str
+    industry: str
+    employees: int | None
+    size: str
+    region: str
+    country: str
+    annual_revenue: Decimal | None
+    currency: str
+    parent_id: int | None
+    owner: UserRef | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AccountListOut(AccountOut):
+    open_opportunities: int = Field(description="Open opportunities you can see")
+    pipeline: Decimal = Field(description="Sum of those in the account's currency")
+
+
+class AccountDetailOut(AccountOut):
+    parent: AccountRef | None
+    subsidiaries: list[AccountRef]
+    plan_units: list[PlanUnitOut]
+    contact_count: int
+    opportunity_count: int
+
+
+class ContactOut(Schema):
+    id: int
+    crm_id: str | None
+    account_id: int | None
+    plan_unit_id: int | None
+    plan_unit_name: str | None
+    first_name: str
+    last_name: str
+    title: str
+    email: str
+    phone: str
+    reports_to_id: int | None
+    owner_id: int | None
+    has_left: bool
+
+    @staticmethod
+    def resolve_plan_unit_name(obj) -> str | None:
+        return obj.plan_unit.name if obj.plan_unit_id else None
+
+
+class OpportunityOut(Schema):
+    id: int
+    crm_id: str | None
+    name: str
+    account: AccountRef | None
+    owner: UserRef | None
+    stage: str
+    status: Literal["open", "won", "lost"]
+    amount: Decimal | None
+    currency: str
+    probability: Decimal | None
+    forecast_category: str
+    created_date: date | None
+    close_date: date | None
+    is_closed: bool
+    is_won: bool
+    source: str
+    source_detail: str
+    lost_reason: str
+
+
+class ContactRoleOut(Schema):
+    id: int
+    contact_id: int
+    contact_name: str
+    title: str
+    role: str
+    role_detail: str
+    is_primary: bool
+
+    @staticmethod
+    def resolve_contact_name(obj) -> str:
+        return str(obj.contact)
+
+    @staticmethod
+    def resolve_title(obj) -> str:
+        return obj.contact.title
+
+
+class LineItemOut(Schema):
+    id: int
+    product_id: int
+    product_name: str
+    product_code: str
+    quantity: Decimal
+    unit_price: Decimal | None
+    total_price: Decimal | None
+
+    @staticmethod
+    def resolve_product_name(obj) -> str:
+        return obj.product.name
+
+    @staticmethod
+    def resolve_product_code(obj) -> str:
+        return obj.product.code
+
+
+class StageStepOut(Schema):
+    stage: str
+    changed_at: datetime
+    amount: Decimal | None
+    probability: Decimal | None
+    close_date: date | None
+    days_in_stage: int | None
+    current: bool
+
+    @staticmethod
+    def resolve_days_in_stage(obj) -> int | None:
+        return obj.days
+
+
+class OpportunityDetailOut(OpportunityOut):
+    description: str
+    contact_roles: list[ContactRoleOut]
+    line_items: list[LineItemOut]
+    stage_history: list[StageStepOut]
+
+
+class ActivityOut(Schema):
+    id: int
+    crm_id: str | None
+    kind: str
+    direction: str
+    activity_date: date
+    subject: str
+    status: str
+    owner_id: int | None
+    account_id: int | None
+    contact_id: int | None
+    opportunity_id: int | None
+
+
+# ---- filters ------------------------------------------------------------------------------------
+
+
+class AccountFilters(Schema):
+    q: str = Field("", description="Part of the account name")
+    industry: str = ""
+    region: str = ""
+    owner: int | None = Field(None, description="Owner's user id")
+    sort: Literal[tuple(selectors.ACCOUNT_SORTS)] = "name"  # type: ignore[valid-type]
+
+
+class OpportunityFilters(Schema):
+    q: str = Field("", description="Part of the opportunity or account name, or the CRM id")
+    stage: str = ""
+    status: Literal["", "open", "won", "lost"] = ""
+    owner: int | None = None
+    account: int | None = None
+    close_from: date | None = None
+    close_to: date | None = None
+    sort: Literal[tuple(selectors.OPPORTUNITY_SORTS)] = "close_date"  # type: ignore[valid-type]
+
+
+class ContactFilters(Schema):
+    q: str = Field("", description="Part of the name, email or title")
+    account: int | None = None
+
+
+class ActivityFilters(Schema):
+    kind: Literal["", "call", "meeting", "email", "task"] = ""
+    account: int | None = None
+    opportunity: int | None = None
+    owner: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+# ---- endpoints ----------------------------------------------------------------------------------
+
+
+@router.get("/accounts", response=list[AccountListOut])
+@paginate(Pages)
+def list_accounts(request, filters: Query[AccountFilters]):
+    return selectors.account_list(request.user, **filters.dict())
+
+
+@router.get("/accounts/{account_id}", response={200: AccountDetailOut, 404: NotFound})
+def get_account(request, account_id: int):
+    account = _visible_or_404(Account.objects.visible_to(request.user).select_related("owner"), account_id, "Account")
+    d = selectors.account_detail(request.user, account, activity_limit=0)
+    return {
+        **{f: getattr(account, f) for f in AccountOut.model_fields if f != "owner"},
+        "owner": account.owner,
+        "parent": d.parent,
+        "subsidiaries": d.subsidiaries,
+        "plan_units": d.plan_units,
+        "contact_count": len(d.contacts),
+        "opportunity_count": len(d.opportunities),
+    }
+
+
+@router.get("/contacts", response=list[ContactOut])
+@paginate(Pages)
+def list_contacts(request, filters: Query[ContactFilters]):
+    return selectors.contact_list(request.user, **filters.dict())
+
+
+@router.get("/contacts/{contact_id}", response={200: ContactOut, 404: NotFound})
+def get_contact(request, contact_id: int):
+    return _visible_or_404(Contact.objects.visible_to(request.user).select_related("plan_unit"), contact_id, "Contact")
+
+
+@router.get("/opportunities", response=list[OpportunityOut])
+@paginate(Pages)
+def list_opportunities(request, filters: Query[OpportunityFilters]):
+    return selectors.opportunity_list(request.user, **filters.dict())
+
+
+@router.get("/opportunities/{opportunity_id}", response={200: OpportunityDetailOut, 404: NotFound})
+def get_opportunity(request, opportunity_id: int):
+    opportunity = _visible_or_404(
+        Opportunity.objects.visible_to(request.user).select_related("account", "owner"), opportunity_id, "Opportunity"
+    )
+    d = selectors.opportunity_detail(request.user, opportunity, activity_limit=0)
+    return {
+        **{f: getattr(opportunity, f) for f in OpportunityOut.model_fields},
+        "description": opportunity.description,
+        "contact_roles": d.contact_roles,
+        "line_items": d.line_items,
+        "stage_history": d.timeline,
+    }
+
+
+@router.get("/activities", response=list[ActivityOut])
+@paginate(Pages)
+def list_activities(request, filters: Query[ActivityFilters]):
+    return selectors.activity_list(request.user, **filters.dict())
+
+
+@router.get("/activities/{activity_id}", response={200: ActivityOut, 404: NotFound})
+def get_activity(request, activity_id: int):
+    return _visible_or_404(Activity.objects.visible_to(request.user), activity_id, "Activity")
