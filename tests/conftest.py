@@ -12,3 +12,15 @@ def maven_dir() -> Path:
     if not folder.is_dir():
         pytest.fail(f"the shared Maven dataset is missing at {folder}")
     return folder
+
+
+# ---- shared by the web and CRM tests -----------------------------------------------------------
+
+
+@pytest.fixture
+def org(db):
+    """A small organisation with every role and a few records each (see tests/factories.py)."""
+    from tests.factories import build_sample_org
+
+    return build_sample_org()
+
