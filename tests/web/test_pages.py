@@ -285,3 +285,14 @@ def test_a_rep_selling_into_an_account_sees_only_their_own_deals_there(client, o
     html = client.get(reverse("crm:account_detail", args=[account.pk])).content.decode()
     assert opportunity_links(html) == {org.opportunities["rep_amer"][2].pk}
     assert "rep_emea open deal" not in html and "manager_emea own deal" not in html
+
+
+def test_an_activity_on_someone_elses_deal_does_not_reveal_the_deal(client, org):
+    """rep_amer logged a call on rep_emea's deal (it is theirs, so they see it) on an account they
+    sell into: the account page lists the call but neither names nor links the deal."""
+    hidden_deal = org.opportunities["rep_emea"][0]
+    make_activity(org.rep_amer, opportunity=hidden_deal, subject="Joint call with the EMEA team")
+    client.force_login(org.rep_amer)
+    html = client.get(reverse("crm:account_detail", args=[org.accounts["rep_emea"].pk])).content.decode()
+    assert "Joint call with the EMEA team" in html
+    assert hidden_deal.name not in html and hidden_deal.pk not in opportunity_links(html)

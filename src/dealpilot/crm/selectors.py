@@ -235,7 +235,7 @@ class AccountDetail:
     plan_units: list[models.PlanUnit]
     contacts: list[models.Contact]
     opportunities: list[models.Opportunity]
-    activities: list[models.Activity]
+    activities: list[models.Activity]  # each with `visible_opportunity`: its deal, or None where the caller may not see it
     open_totals: OpportunityTotals
     won_totals: OpportunityTotals
 
@@ -243,7 +243,13 @@ class AccountDetail:
 def account_detail(user: models.User, account: models.Account, *, activity_limit: int = 20) -> AccountDetail:
     """What the account page shows; the parent and subsidiaries only where the caller may see them."""
     visible_accounts = models.Account.objects.visible_to(user)
-    opportunities = opportunity_list(user, account=account.pk, sort="close_date").select_related("owner")
+    opportunities = opportunity_list(user, account=account.pk, sort="close_date")
+    activities = list(activity_list(user, account=account.pk)[:activity_limit])
+    # an activity of the caller's may sit on someone else's deal: name the deal only if visible
+    deal_ids = {a.opportunity_id for a in activities if a.opportunity_id}
+    visible_deals = set(models.Opportunity.objects.visible_to(user).filter(pk__in=deal_ids).values_list("pk", flat=True))
+    for a in activities:
+        a.visible_opportunity = a.opportunity if a.opportunity_id in visible_deals else None
     return AccountDetail(
         account=account,
         parent=visible_accounts.filter(pk=account.parent_id).first() if account.parent_id else None,
@@ -253,7 +259,7 @@ def account_detail(user: models.User, account: models.Account, *, activity_limit
         ),
         contacts=list(contact_list(user, account=account.pk)),
         opportunities=list(opportunities),
-        activities=list(activity_list(user, account=account.pk)[:activity_limit]),
+        activities=activities,
         open_totals=opportunity_totals(opportunities.filter(is_closed=False)),
         won_totals=opportunity_totals(opportunities.filter(is_closed=True, is_won=True)),
     )
