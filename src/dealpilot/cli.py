@@ -130,7 +130,7 @@ def serve(
     setup_django(database_url)
     from dealpilot.web.server import serve_forever
 
-    serve_forever(host=host, port=port, workers=workers)
+    raise typer.Exit(serve_forever(host=host, port=port, workers=workers) or 0)
 
 
 @app.command()
@@ -152,7 +152,7 @@ def demo(
         from dealpilot.web.server import serve_forever
 
         typer.echo(f"\nOpen http://{host}:{port}/ (Ctrl-C stops the server)")
-        serve_forever(host=host, port=port, workers=2)
+        raise typer.Exit(serve_forever(host=host, port=port, workers=2) or 0)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -132,6 +132,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise serves from the packages (finders); an empty root keeps it quiet
 WHITENOISE_USE_FINDERS = True  # serve app static files straight from the installed packages
 MEDIA_ROOT = DATA_DIR / "media"
 IMPORT_ERRORS_DIR = DATA_DIR / "import-errors"

@@ -57,9 +57,11 @@ def owner_scope(user: User) -> models.QuerySet | None:
 
 class TeamQuerySet(models.QuerySet):
     def visible_to(self, user: User) -> TeamQuerySet:
-        if getattr(user, "is_authenticated", False) and user.sees_everything:
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()
+        if user.sees_everything:
             return self
-        if getattr(user, "is_authenticated", False) and user.team_id:
+        if user.team_id:
             return self.filter(id__in=team_subtree_ids(user.team_id) if user.role == "manager" else {user.team_id})
         return self.none()
 

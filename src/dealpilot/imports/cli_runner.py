@@ -40,7 +40,7 @@ def run_import_cli(kind: str, path: Path, *, mapping: Path | None, strict: bool,
             result = import_export(kind, path, mapping_path=mapping, strict=strict, error_path=error_path,
                                    progress=progress, date_order=date_order)
     except (ExportError, MappingError) as exc:
-        console.print(f"[red]Import failed, nothing imported:[/] {exc}")
+        console.print(f"[red]Import failed, nothing imported:[/] {exc}", soft_wrap=True)
         return EXIT_FATAL
     except KeyboardInterrupt:
         console.print("[yellow]Import stopped, nothing imported: the database is as it was.[/]")
