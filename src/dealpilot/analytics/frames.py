@@ -1,0 +1,273 @@
+"""Frames: Ibis tables over the CRM records, limited to what one user may see.
+
+`frames_for(user, engine=...)` returns a `Frames` whose tables are Ibis expressions on one engine:
+
+- ``duckdb`` (default): each record table is read from the app database with one plain SQL query,
+  turned into Arrow and registered in an in-process DuckDB. The Arrow copy is cached per data
+  version (row count, highest id and latest ``updated_at`` of the table), so a warm call reads
+  nothing but the version and reuses the copy.
+- ``postgres``: when the app runs on PostgreSQL, Ibis's postgres backend is put on Django's own
+  connection (the same transaction, no copy) and every metric is compiled to SQL and pushed down.
+- ``spark``: not built yet; see docs/analytics.md for the design.
+
+The enriched tables (owner, team, region, product on each opportunity) are built here with Ibis
+joins over the raw record tables, so every engine runs the same definition.
+
+Scope: `owner_scope(user)` decides whose records are in the frames (None: everyone's). Opportunities,
+targets and stage history follow the opportunity's owner; activities are in scope when their owner
+or their opportunity's owner is.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+from django.db import connections, models
+
+from dealpilot.crm import models as crm
+
+ENGINES = ("duckdb", "postgres", "spark")
+DEFAULT_ENGINE = "duckdb"
+
+# The record tables the frames read, and the columns of each (Django field names).
+SOURCES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
+    "users": (crm.User, ("id", "username", "full_name", "role", "team", "is_active")),
+    "teams": (crm.Team, ("id", "name", "parent")),
+    "accounts": (crm.Account, ("id", "region")),
+    "products": (crm.Product, ("id", "name")),
+    "opportunities": (crm.Opportunity, ("id", "name", "account", "owner", "stage", "amount", "currency", "created_date",
+                                        "close_date", "is_closed", "is_won", "source", "probability")),
+    "line_items": (crm.LineItem, ("id", "opportunity", "product")),
+    "stage_history": (crm.StageHistory, ("id", "opportunity", "stage", "amount", "close_date", "probability", "changed_at")),
+    "activities": (crm.Activity, ("id", "kind", "activity_date", "owner", "opportunity")),
+    "targets": (crm.SalesTarget, ("id", "owner", "period_start", "period_end", "amount")),
+}
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine asked for cannot run here (e.g. postgres while the app runs on SQLite)."""
+
+
+@dataclass(frozen=True)
+class Frames:
+    """The record frames of one scope on one engine. All tables are Ibis expressions."""
+
+    engine: str
+    backend: Any
+    opportunities: ir.Table   # one row per opportunity, with owner/team/region/product/source names
+    stage_history: ir.Table   # one row per stage change, with the opportunity's owner
+    activities: ir.Table      # one row per activity, with the owner it counts for
+    targets: ir.Table         # one row per target (quota) of a person in scope
+    people: ir.Table          # the people in scope: id, name, role, team_id, team
+
+    def run(self, expr: ir.Table) -> list[dict]:
+        """Execute an expression on this engine and return plain rows."""
+        return expr.to_pyarrow().to_pylist()
+
+
+# ---- reading the records as Arrow (DuckDB engine) ---------------------------------------------
+
+
+def _column(model: type[models.Model], name: str) -> tuple[str, pa.DataType]:
+    field = model._meta.get_field(name)
+    column = field.column
+    if isinstance(field, (models.ForeignKey, models.AutoField, models.BigAutoField, models.IntegerField,
+                          models.PositiveIntegerField)):
+        return column, pa.int64()
+    if isinstance(field, models.DecimalField):
+        return column, pa.decimal128(field.max_digits, field.decimal_places)
+    if isinstance(field, models.DateTimeField):
+        return column, pa.timestamp("us", tz="UTC")
+    if isinstance(field, models.DateField):
+        return column, pa.date32()
+    if isinstance(field, models.BooleanField):
+        return column, pa.bool_()
+    return column, pa.string()
+
+
+def _schema(model: type[models.Model], fields: tuple[str, ...]) -> pa.Schema:
+    return pa.schema([_column(model, f) for f in fields])
+
+
+def _convert(values: list, typ: pa.DataType) -> pa.Array:
+    if pa.types.is_decimal(typ):
+        from decimal import Decimal
+
+        values = [v if v is None or isinstance(v, Decimal) else Decimal(str(v)) for v in values]
+    elif pa.types.is_boolean(typ):
+        values = [None if v is None else bool(v) for v in values]
+    elif pa.types.is_timestamp(typ):
+        from datetime import timezone
+
+        # SQLite gives naive datetimes, stored in UTC (USE_TZ)
+        values = [v if v is None or v.tzinfo is not None else v.replace(tzinfo=timezone.utc) for v in values]
+    return pa.array(values, type=typ)
+
+
+def read_arrow(model: type[models.Model], fields: tuple[str, ...], using: str = "default") -> pa.Table:
+    """One plain SELECT of the given columns, as an Arrow table."""
+    schema = _schema(model, fields)
+    conn = connections[using]
+    qn = conn.ops.quote_name
+    sql = f"SELECT {', '.join(qn(c) for c in schema.names)} FROM {qn(model._meta.db_table)}"
+    with conn.cursor() as cursor:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    columns = list(zip(*rows)) if rows else [[] for _ in schema.names]
+    return pa.table([_convert(list(col), f.type) for col, f in zip(columns, schema)], schema=schema)
+
+
+def data_version(model: type[models.Model], using: str = "default") -> tuple:
+    """What changes whenever the table's rows do: count, highest id, latest update."""
+    conn = connections[using]
+    qn = conn.ops.quote_name
+    has_updated = any(f.name == "updated_at" for f in model._meta.concrete_fields)
+    latest = f"MAX({qn('updated_at')})" if has_updated else "NULL"
+    with conn.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*), MAX({qn('id')}), {latest} FROM {qn(model._meta.db_table)}")
+        count, max_id, updated = cursor.fetchone()
+    return conn.settings_dict["NAME"], count, max_id, str(updated)
+
+
+class _ArrowCache:
+    """Arrow copies of the record tables, reloaded only when a table's data version changed."""
+
+    def __init__(self) -> None:
+        self._tables: dict[tuple[str, str], tuple[tuple, pa.Table]] = {}
+        self._lock = threading.Lock()
+        self.loads = 0  # how many table reads happened (tests check warm calls read nothing)
+
+    def get(self, name: str, using: str = "default") -> pa.Table:
+        model, fields = SOURCES[name]
+        version = data_version(model, using)
+        key = (using, name)
+        with self._lock:
+            hit = self._tables.get(key)
+            if hit is not None and hit[0] == version:
+                return hit[1]
+        table = read_arrow(model, fields, using)
+        with self._lock:
+            self._tables[key] = (version, table)
+            self.loads += 1
+        return table
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tables.clear()
+
+
+arrow_cache = _ArrowCache()
+
+
+def _duckdb_raw(using: str) -> tuple[Any, dict[str, ir.Table]]:
+    backend = ibis.duckdb.connect()
+    raw = {}
+    for name in SOURCES:
+        backend.con.register(name, arrow_cache.get(name, using))
+        raw[name] = backend.table(name)
+    return backend, raw
+
+
+def _postgres_raw(using: str) -> tuple[Any, dict[str, ir.Table]]:
+    conn = connections[using]
+    if conn.vendor != "postgresql":
+        raise EngineUnavailable(f"the postgres engine needs the app on PostgreSQL; it runs on {conn.vendor}")
+    conn.ensure_connection()
+    backend = ibis.postgres.from_connection(conn.connection)
+    raw = {}
+    for name, (model, fields) in SOURCES.items():
+        table = backend.table(model._meta.db_table)
+        raw[name] = table.select(*[model._meta.get_field(f).column for f in fields])
+    return backend, raw
+
+
+# ---- the frames: one definition over the raw tables for every engine --------------------------
+
+
+def _in_scope(column: ir.Column, ids: list[int] | None) -> ir.BooleanValue:
+    if ids is None:
+        return ibis.literal(True)
+    if not ids:
+        return ibis.literal(False)
+    return column.isin(ids)
+
+
+def scope_ids(user) -> list[int] | None:
+    """The ids of the people whose records `user` may see; None: everyone's (also for no user)."""
+    if user is None:
+        return None
+    from dealpilot.crm.visibility import owner_scope
+
+    scope = owner_scope(user)
+    return None if scope is None else sorted(scope.values_list("id", flat=True))
+
+
+def build_frames(engine: str, backend: Any, raw: dict[str, ir.Table], ids: list[int] | None) -> Frames:
+    users, teams = raw["users"], raw["teams"]
+    people = users.left_join(teams, users.team_id == teams.id).select(
+        id=users.id,
+        name=ibis.coalesce(users.full_name.nullif(""), users.username),
+        username=users.username,
+        role=users.role,
+        is_active=users.is_active,
+        team_id=users.team_id,
+        team=teams.name,
+    )
+    people = people.filter(_in_scope(people.id, ids))
+
+    # One product per opportunity: the product of its first line item (none: null).
+    items, products = raw["line_items"], raw["products"]
+    first_item = items.group_by(items.opportunity_id).agg(item_id=items.id.min())
+    first_product = (first_item.join(items, first_item.item_id == items.id)
+                     .join(products, items.product_id == products.id)
+                     .select(opportunity_id=first_item.opportunity_id, product=products.name))
+
+    o, a = raw["opportunities"], raw["accounts"]
+    opp = o.filter(_in_scope(o.owner_id, ids))
+    opp = (opp.left_join(people, opp.owner_id == people.id)
+           .left_join(a, opp.account_id == a.id)
+           .left_join(first_product, opp.id == first_product.opportunity_id)
+           .select(
+               id=opp.id, name=opp.name, owner_id=opp.owner_id, owner=people.name, team_id=people.team_id,
+               team=people.team, region=a.region.nullif(""), product=first_product.product, source=opp.source.nullif(""),
+               stage=opp.stage, amount=opp.amount, currency=opp.currency, created_date=opp.created_date,
+               close_date=opp.close_date, is_closed=opp.is_closed, is_won=opp.is_won, probability=opp.probability,
+           ))
+
+    sh = raw["stage_history"]
+    o_all = raw["opportunities"]
+    history = (sh.join(o_all, sh.opportunity_id == o_all.id)
+               .filter(_in_scope(o_all.owner_id, ids))
+               .select(id=sh.id, opportunity_id=sh.opportunity_id, owner_id=o_all.owner_id, stage=sh.stage,
+                       amount=sh.amount, close_date=sh.close_date, probability=sh.probability, changed_at=sh.changed_at))
+
+    act = raw["activities"]
+    act = (act.left_join(o_all, act.opportunity_id == o_all.id)
+           .select(id=act.id, kind=act.kind, activity_date=act.activity_date, opportunity_id=act.opportunity_id,
+                   # an activity counts for its owner, else for its opportunity's owner
+                   owner_id=ibis.coalesce(act.owner_id, o_all.owner_id), deal_owner_id=o_all.owner_id))
+    act = act.filter(_in_scope(act.owner_id, ids) | _in_scope(act.deal_owner_id, ids))
+
+    tg = raw["targets"]
+    tg = tg.filter(_in_scope(tg.owner_id, ids))
+    return Frames(engine=engine, backend=backend, opportunities=opp, stage_history=history, activities=act, targets=tg,
+                  people=people)
+
+
+def frames_for(user=None, engine: str | None = None, using: str = "default") -> Frames:
+    """The frames of the records `user` may see (None: all records), on the chosen engine."""
+    engine = engine or DEFAULT_ENGINE
+    if engine == "duckdb":
+        backend, raw = _duckdb_raw(using)
+    elif engine == "postgres":
+        backend, raw = _postgres_raw(using)
+    elif engine == "spark":
+        raise EngineUnavailable("the spark engine is not built yet (see docs/analytics.md for the design)")
+    else:
+        raise EngineUnavailable(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    return build_frames(engine, backend, raw, scope_ids(user))
