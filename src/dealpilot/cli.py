@@ -164,6 +164,38 @@ def manage(ctx: typer.Context, database_url: DatabaseUrl = None) -> None:
     execute_from_command_line(["dealpilot manage", *ctx.args])
 
 
+from datetime import datetime  # noqa: E402  (the report command's --from/--to)
+
+
+@app.command()
+def report(
+    name: Annotated[str, typer.Argument(help="velocity, levers, pipeline-creation, diagnosis, meeting or forecast")],
+    group_by: Annotated[Optional[str], typer.Option("--group-by", help="owner, team, product, source or region (default: all in one)")] = None,
+    period: Annotated[str, typer.Option("--period", help="month, quarter or year")] = "quarter",
+    start: Annotated[Optional[datetime], typer.Option("--from", formats=["%Y-%m-%d"], help="First day (YYYY-MM-DD).")] = None,
+    end: Annotated[Optional[datetime], typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (YYYY-MM-DD); the meeting day for `meeting`.")] = None,
+    as_user: Annotated[Optional[str], typer.Option("--as", help="Username whose records the report may see (default: all records).")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    engine: Annotated[str, typer.Option("--engine", help="duckdb, postgres or spark")] = "duckdb",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """A team-performance report (see docs/analytics.md for each metric's definition)."""
+    if format not in ("table", "json", "csv"):
+        console.print("[red]--format must be table, json or csv[/red]")
+        raise typer.Exit(2)
+    setup_django(database_url)
+    from dealpilot.analytics.frames import EngineUnavailable
+    from dealpilot.analytics.report import ReportError, render, report_rows
+
+    try:
+        rows = report_rows(name, group_by=group_by, period=period, start=start.date() if start else None,
+                           end=end.date() if end else None, as_user=as_user, engine=engine)
+    except (ReportError, EngineUnavailable) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2)
+    typer.echo(render(rows, format, title=name), nl=format == "table")
+
+
 def main() -> None:
     app(prog_name="dealpilot")
 

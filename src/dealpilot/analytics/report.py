@@ -1,0 +1,109 @@
+"""`dealpilot report NAME`: any metric as flat rows, for a person's scope, on a chosen engine.
+
+The CLI (and later the pages' CSV downloads) call `report_rows`; every metric comes from
+`analytics.metrics`, so the numbers are the ones the pages show.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime
+from decimal import Decimal
+
+from . import metrics as m
+from .frames import frames_for
+
+REPORTS = ("velocity", "levers", "pipeline-creation", "diagnosis", "meeting", "forecast")
+
+
+class ReportError(ValueError):
+    """A report asked for with arguments it cannot take (unknown user, group, ...)."""
+
+
+def find_user(username: str | None):
+    if username is None:
+        return None
+    from dealpilot.crm.models import User
+
+    try:
+        return User.objects.get(username=username)
+    except User.DoesNotExist:
+        raise ReportError(f"no user called {username!r}") from None
+
+
+def report_rows(name: str, *, group_by: str | None = None, period: str = "quarter", start: date | None = None,
+                end: date | None = None, as_user: str | None = None, engine: str | None = None) -> list[dict]:
+    """The rows of one report. `as_user`: a username whose scope applies (None: every record)."""
+    if name not in REPORTS:
+        raise ReportError(f"unknown report {name!r}; one of {', '.join(REPORTS)}")
+    if group_by is not None and group_by not in m.GROUPS:
+        raise ReportError(f"--group-by must be one of {', '.join(m.GROUPS)}")
+    if period not in m.PERIODS:
+        raise ReportError(f"--period must be one of {', '.join(m.PERIODS)}")
+    f = frames_for(find_user(as_user), engine)
+    if name == "velocity":
+        return m.velocity(f, group_by, period, start, end)
+    if name == "levers":
+        return m.levers(f, group_by, period, start, end)
+    if name == "pipeline-creation":
+        grid = m.pipeline_creation(f, start, end)
+        return [{k: v for k, v in r.items() if k != "week_start"} for r in grid["rows"]]
+    if name == "diagnosis":
+        keep = ("rep", "team", "activities", "created", "closed", "won", "activities_per_week", "new_per_week", "win_rate",
+                "win_rate_low", "win_rate_high", "team_activities_per_week", "team_new_per_week", "team_win_rate",
+                "small_sample", "verdict", "reason")
+        return [{k: r[k] for k in keep} for r in m.diagnosis(f, start, end)]
+    if name == "meeting":
+        report = m.meeting_report(f, end)
+        rows = []
+        for section in ("new", "same_as_last_week", "slipped", "pushed_back"):
+            for r in report[section]:
+                rows.append({"section": section, "meeting_day": report["meeting_day"], **r})
+        return rows
+    return m.forecast(f, start, period, group_by=group_by or "owner")
+
+
+def _plain(value):
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) >= 100 else f"{value:.4g}"
+    return str(_plain(value))
+
+
+def render(rows: list[dict], fmt: str, title: str = "") -> str:
+    """rows as json, csv or a text table."""
+    columns: list[str] = []
+    for r in rows:
+        columns.extend(k for k in r if k not in columns)
+    if fmt == "json":
+        return json.dumps([{k: _plain(v) for k, v in r.items()} for r in rows], indent=1)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: _plain(v) for k, v in r.items()})
+        return out.getvalue()
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title or None)
+    for c in columns:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*["" if r.get(c) is None else (_cell(r[c]))
+                        for c in columns])
+    console = Console(file=io.StringIO(), width=max(100, 14 * len(columns)), record=True)
+    console.print(table)
+    if not rows:
+        console.print("no rows")
+    return console.export_text()
