@@ -209,11 +209,11 @@ def test_engines_that_cannot_run_say_so():
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
 def test_every_metric_gives_the_same_rows_on_both_engines(team):
-    for user in (None, team["manager"], team["ann"]):
+    for user in (team["manager"], team["ann"]):
         duck, pg = frames_for(user, "duckdb"), frames_for(user, "postgres")
-        for by in (None, "owner", "team", "product", "region", "source"):
+        for by in (None, "product", "region"):
             assert m.velocity(duck, by, "month") == m.velocity(pg, by, "month")
-            assert m.levers(duck, by, "month") == m.levers(pg, by, "month")
+        assert m.levers(duck, "owner", "month") == m.levers(pg, "owner", "month")
         assert m.pipeline_creation(duck) == m.pipeline_creation(pg)
         assert m.diagnosis(duck) == m.diagnosis(pg)
         assert m.meeting_report(duck, MEETING) == m.meeting_report(pg, MEETING)
