@@ -8,7 +8,8 @@
   nothing but the version and reuses the copy.
 - ``postgres``: when the app runs on PostgreSQL, Ibis's postgres backend is put on Django's own
   connection (the same transaction, no copy) and every metric is compiled to SQL and pushed down.
-- ``spark``: not built yet; see docs/analytics.md for the design.
+- ``spark``: the same Arrow copies handed to a SparkSession (local mode, or the cluster that
+  ``DEALPILOT_SPARK_MASTER`` names) as temporary views; Ibis compiles the metrics to Spark SQL.
 
 The enriched tables (owner, team, region, product on each opportunity) are built here with Ibis
 joins over the raw record tables, so every engine runs the same definition.
@@ -67,7 +68,12 @@ class Frames:
 
     def run(self, expr: ir.Table) -> list[dict]:
         """Execute an expression on this engine and return plain rows."""
-        return expr.to_pyarrow().to_pylist()
+        table = expr.to_pyarrow()
+        for i, field in enumerate(table.schema):
+            # moments are UTC everywhere (Spark hands them back without a zone)
+            if pa.types.is_timestamp(field.type) and field.type.tz is None:
+                table = table.set_column(i, field.name, table.column(i).cast(pa.timestamp(field.type.unit, tz="UTC")))
+        return table.to_pylist()
 
 
 # ---- reading the records as Arrow (DuckDB engine) ---------------------------------------------
@@ -173,6 +179,43 @@ def _duckdb_raw(using: str) -> tuple[Any, dict[str, ir.Table]]:
     return backend, raw
 
 
+_spark: dict[str, Any] = {}  # the session, and the DataFrames registered per data version
+
+
+def spark_session():
+    """A SparkSession: local mode by default; DEALPILOT_SPARK_MASTER points at a cluster
+    (e.g. spark://host:7077); any other setting comes from Spark's own spark-defaults.conf."""
+    import os
+
+    if "session" not in _spark:
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:
+            raise EngineUnavailable("the spark engine needs PySpark: pip install 'dealpilot[spark]' (and Java 17+)") from None
+        builder = (SparkSession.builder.appName("dealpilot")
+                   .master(os.environ.get("DEALPILOT_SPARK_MASTER", "local[*]"))
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.sql.session.timeZone", "UTC")
+                   .config("spark.sql.shuffle.partitions", os.environ.get("DEALPILOT_SPARK_PARTITIONS", "4")))
+        _spark["session"] = builder.getOrCreate()
+    return _spark["session"]
+
+
+def _spark_raw(using: str) -> tuple[Any, dict[str, ir.Table]]:
+    """The same Arrow copies as DuckDB's, handed to Spark as temporary views (once per data version)."""
+    session = spark_session()
+    backend = ibis.pyspark.connect(session)
+    raw = {}
+    for name in SOURCES:
+        table = arrow_cache.get(name, using)
+        view = f"dealpilot_{name}"
+        if _spark.get(view) is not table:
+            session.createDataFrame(table).createOrReplaceTempView(view)
+            _spark[view] = table
+        raw[name] = backend.table(view)
+    return backend, raw
+
+
 def _postgres_raw(using: str) -> tuple[Any, dict[str, ir.Table]]:
     conn = connections[using]
     if conn.vendor != "postgresql":
@@ -267,7 +310,7 @@ def frames_for(user=None, engine: str | None = None, using: str = "default") -> 
     elif engine == "postgres":
         backend, raw = _postgres_raw(using)
     elif engine == "spark":
-        raise EngineUnavailable("the spark engine is not built yet (see docs/analytics.md for the design)")
+        backend, raw = _spark_raw(using)
     else:
         raise EngineUnavailable(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     return build_frames(engine, backend, raw, scope_ids(user))
