@@ -54,6 +54,8 @@ def team():
     deals["called"] = make_opportunity(ann, acc, name="called", created_date=date(2025, 1, 6), close_date=date(2025, 6, 20),
                                        stage="Needs Analysis", amount=5000, probability=25)
     make_activity(ann, opportunity=deals["called"], activity_date=date(2025, 3, 7))
+    add_stage_change(deals["called"], "Qualification", at(date(2025, 2, 3)), probability=20)
+    add_stage_change(deals["called"], "Needs Analysis", at(date(2025, 2, 17)), probability=25)
     deals["overdue"] = make_opportunity(ann, acc, name="overdue", created_date=date(2025, 1, 6), close_date=date(2025, 3, 1),
                                         stage="Value Proposition", amount=8000)
     make_activity(ann, opportunity=deals["overdue"], activity_date=date(2025, 3, 3))
@@ -118,6 +120,9 @@ def test_diagnosis_counts_activities(team, engine):
     assert set(rows) == {"Ann Rep", "Bob Rep", "Cat Rep"}
     assert rows["Bob Rep"]["activities"] == 6 and rows["Ann Rep"]["activities"] == 2
     assert (rows["Ann Rep"]["closed"], rows["Ann Rep"]["won"]) == (3, 2)
+    # Ann's deals entered 6 stages in the window; one (called: 20% -> 25%) moved on from it
+    assert (rows["Ann Rep"]["stage_entries"], rows["Ann Rep"]["advanced"]) == (6, 1)
+    assert rows["Ann Rep"]["stage_conversion"] == pytest.approx(1 / 6) and rows["Bob Rep"]["stage_conversion"] is None
     assert all(r["small_sample"] and r["verdict"] in ("too little activity", "not judged (small sample)") for r in rows.values())
     assert rows["Cat Rep"]["verdict"] == "too little activity"
     assert "not judged" in rows["Bob Rep"]["reason"]

@@ -65,3 +65,13 @@ def test_creation_grid_fills_empty_weeks():
         ("Ann", "2025-W01", 3, 1.5), ("Bob", "2025-W01", 0, 1.5), ("Ann", "2025-W02", 0, 0), ("Bob", "2025-W02", 0, 0)]
     assert grid["none"] == {"2025-W01": ["Bob"], "2025-W02": ["Ann", "Bob"]}
     assert iso_week_label(date(2020, 12, 28)) == "2020-W53" and weeks_between(date(2025, 1, 5), date(2025, 1, 5)) == [date(2024, 12, 30)]
+
+
+def test_stage_conversion_is_shown_beside_the_win_rate():
+    reps = [dict(rep(n, 10, 2, 20, 8), stage_entries=e, advanced=a) for n, e, a in
+            [("a", 20, 10), ("b", 20, 4), ("c", 5, 5), ("d", 0, 0)]]
+    rows = {r["rep"]: r for r in dx.diagnose(reps)}
+    assert rows["b"]["stage_conversion"] == 0.2 and rows["d"]["stage_conversion"] is None
+    assert rows["a"]["team_stage_conversion"] == pytest.approx(0.35)  # c has too few stage changes to count
+    assert "20% of stage changes moved on against 35%" in rows["b"]["reason"]
+    assert rows["b"]["verdict"] == dx.ON_TRACK  # shown, not judged

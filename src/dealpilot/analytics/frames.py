@@ -186,6 +186,7 @@ def spark_session():
     """A SparkSession: local mode by default; DEALPILOT_SPARK_MASTER points at a cluster
     (e.g. spark://host:7077); any other setting comes from Spark's own spark-defaults.conf."""
     import os
+    import tempfile
 
     if "session" not in _spark:
         try:
@@ -195,6 +196,9 @@ def spark_session():
         builder = (SparkSession.builder.appName("dealpilot")
                    .master(os.environ.get("DEALPILOT_SPARK_MASTER", "local[*]"))
                    .config("spark.ui.enabled", "false")
+                   # the views are temporary: keep Spark's warehouse folder out of the working directory
+                   .config("spark.sql.warehouse.dir", os.environ.get("DEALPILOT_SPARK_WAREHOUSE",
+                                                                     tempfile.mkdtemp(prefix="dealpilot-spark-")))
                    .config("spark.sql.session.timeZone", "UTC")
                    .config("spark.sql.shuffle.partitions", os.environ.get("DEALPILOT_SPARK_PARTITIONS", "4")))
         _spark["session"] = builder.getOrCreate()

@@ -229,22 +229,45 @@ def effectiveness_counts_expr(f: Frames, start: date, end: date) -> ir.Table:
     )
 
 
+def _stage_rank(h: ir.Table, stage_order: list[str] | None) -> ir.NumericValue:
+    """How far along a stage is: its place in stage_order when given, else its probability."""
+    if stage_order:
+        return h.stage.substitute({s: i for i, s in enumerate(stage_order)}, else_=ibis.null("int64"))
+    return h.probability
+
+
+def stage_conversion_expr(f: Frames, start: date, end: date, stage_order: list[str] | None = None) -> ir.Table:
+    """Per owner: the stages their deals entered in the window, and how many of those the deal later
+    left for a stage further along (its next stage change ranks higher)."""
+    h = f.stage_history
+    w = ibis.window(group_by=h.opportunity_id, order_by=[h.changed_at, h.id])
+    rank = _stage_rank(h, stage_order)
+    steps = h.mutate(rank=rank, next_rank=rank.lead().over(w))
+    day = steps.changed_at.date()
+    steps = steps.filter(day >= start, day <= end, steps.owner_id.notnull())
+    return steps.group_by(owner_id=steps.owner_id).aggregate(
+        stage_entries=steps.count(), advanced=steps.count(where=steps.next_rank > steps["rank"]))
+
+
 def diagnosis(f: Frames, start: date | None = None, end: date | None = None,
-              thresholds: dx.Thresholds = dx.DEFAULT_THRESHOLDS) -> list[dict]:
+              thresholds: dx.Thresholds = dx.DEFAULT_THRESHOLDS, stage_order: list[str] | None = None) -> list[dict]:
     """Each rep on track / too little activity / too low effectiveness / both / not judged, with why.
     Window default: the 13 weeks up to the latest close date in scope."""
     start, end = _default_window(f, start, end, "close_date")
     weeks = ((end - start).days + 1) / 7
     acts = {r["owner_id"]: r["activities"] for r in f.run(activity_counts_expr(f, start, end))}
     eff = {r["owner_id"]: r for r in f.run(effectiveness_counts_expr(f, start, end))}
-    active = {k for k, v in eff.items() if v["created"] or v["closed"]} | set(acts)
+    conv = {r["owner_id"]: r for r in f.run(stage_conversion_expr(f, start, end, stage_order))}
+    active = {k for k, v in eff.items() if v["created"] or v["closed"]} | set(acts) | set(conv)
     reps = reps_in_scope(f, active)
     rows = []
     for rep in reps:
         e = eff.get(rep["id"], {})
+        c = conv.get(rep["id"], {})
         rows.append({"rep": rep["name"], "team": rep["team"], "activities": int(acts.get(rep["id"], 0)),
                      "created": int(e.get("created") or 0), "closed": int(e.get("closed") or 0), "won": int(e.get("won") or 0),
-                     "activities_per_week": acts.get(rep["id"], 0) / weeks, "new_per_week": int(e.get("created") or 0) / weeks})
+                     "activities_per_week": acts.get(rep["id"], 0) / weeks, "new_per_week": int(e.get("created") or 0) / weeks,
+                     "stage_entries": int(c.get("stage_entries") or 0), "advanced": int(c.get("advanced") or 0)})
     out = dx.diagnose(rows, thresholds)
     for r in out:
         r.update(blind_win_rate_low=dx.BLIND_WIN_RATE[0], blind_win_rate_high=dx.BLIND_WIN_RATE[1], start=start, end=end)
@@ -272,10 +295,7 @@ def meeting_exprs(f: Frames, meeting_day: date, stage_order: list[str] | None = 
     same = same.select(*cols)
 
     w = ibis.window(group_by=h.opportunity_id, order_by=[h.changed_at, h.id])
-    if stage_order:
-        rank = h.stage.substitute({s: i for i, s in enumerate(stage_order)}, else_=ibis.null("int64"))
-    else:
-        rank = h.probability
+    rank = _stage_rank(h, stage_order)
     steps = h.mutate(prev_close=h.close_date.lag().over(w), prev_stage=h.stage.lag().over(w), rank=rank)
     steps = steps.mutate(prev_rank=steps["rank"].lag().over(w))
     recent = steps.filter(steps.changed_at.date() >= since, steps.changed_at.date() < meeting_day)

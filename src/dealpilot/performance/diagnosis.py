@@ -1,7 +1,8 @@
 """Too little activity or too low effectiveness? The rules that judge a rep against the team.
 
 A rep's **activity** is activities and new opportunities per week; **effectiveness** is the win rate
-over the deals they closed. Each is compared with the median of the rep's team (over the reps in
+over the deals they closed (the verdict's measure) and the stage conversion (the share of the stages
+their deals entered that were later left for a stage further along: shown beside it, not judged). Each is compared with the median of the rep's team (over the reps in
 scope; a team with fewer than `min_team_size` reps is compared with all reps in scope).
 
 - too little activity: activities per week *or* new opportunities per week below
@@ -33,6 +34,7 @@ class Thresholds:
     win_rate_ratio: float = 0.7   # below 70% of the team median win rate is too low
     min_closed: int = 10          # fewer closed deals than this: effectiveness not judged
     min_team_size: int = 3        # smaller teams are compared with all reps in scope
+    min_stage_entries: int = 10   # fewer stage changes than this: stage conversion left out of the team median
     confidence: float = 0.95      # of the win rate's Wilson interval
 
 
@@ -64,7 +66,8 @@ def _num(x: float | None) -> str:
 
 
 def diagnose(reps: list[dict], thresholds: Thresholds = DEFAULT_THRESHOLDS) -> list[dict]:
-    """Judge each rep. Each input row: rep, team, activities_per_week, new_per_week, closed, won.
+    """Judge each rep. Each input row: rep, team, activities_per_week, new_per_week, closed, won
+    (and optionally stage_entries, advanced).
 
     Returns the rows with team medians, win_rate, its interval, the verdict and a one-sentence reason.
     """
@@ -72,6 +75,9 @@ def diagnose(reps: list[dict], thresholds: Thresholds = DEFAULT_THRESHOLDS) -> l
     by_team: dict[object, list[dict]] = {}
     for r in reps:
         by_team.setdefault(r.get("team"), []).append(r)
+
+    def conversion(r: dict) -> float | None:
+        return r["advanced"] / r["stage_entries"] if r.get("stage_entries") else None
 
     def peers(r: dict) -> list[dict]:
         team = by_team.get(r.get("team"), [])
@@ -86,6 +92,7 @@ def diagnose(reps: list[dict], thresholds: Thresholds = DEFAULT_THRESHOLDS) -> l
             "activities_per_week": median([p["activities_per_week"] for p in group]),
             "new_per_week": median([p["new_per_week"] for p in group]),
             "win_rate": median([p["won"] / p["closed"] for p in judged]),
+            "stage_conversion": median([conversion(p) for p in group if p.get("stage_entries", 0) >= t.min_stage_entries]),
         }
         low_acts = bool(med["activities_per_week"]) and r["activities_per_week"] < t.activity_ratio * med["activities_per_week"]
         low_new = bool(med["new_per_week"]) and r["new_per_week"] < t.activity_ratio * med["new_per_week"]
@@ -105,8 +112,9 @@ def diagnose(reps: list[dict], thresholds: Thresholds = DEFAULT_THRESHOLDS) -> l
             verdict = ON_TRACK
         ci = wilson_interval(r["won"], r["closed"], t.confidence)
         row = dict(r, win_rate=win_rate, win_rate_low=ci[0] if ci else None, win_rate_high=ci[1] if ci else None,
-                   team_activities_per_week=med["activities_per_week"], team_new_per_week=med["new_per_week"],
-                   team_win_rate=med["win_rate"], small_sample=small, verdict=verdict)
+                   stage_conversion=conversion(r), team_activities_per_week=med["activities_per_week"],
+                   team_new_per_week=med["new_per_week"], team_win_rate=med["win_rate"],
+                   team_stage_conversion=med["stage_conversion"], small_sample=small, verdict=verdict)
         row["reason"] = reason(row, t)
         out.append(row)
     return out
@@ -119,6 +127,9 @@ def reason(row: dict, t: Thresholds = DEFAULT_THRESHOLDS) -> str:
     activity = (f"{_num(row['activities_per_week'])} activities and {_num(row['new_per_week'])} new opportunities a week "
                 f"against the team's {_num(row['team_activities_per_week'])} and {_num(row['team_new_per_week'])}")
     effect = f"win rate {_pct(row['win_rate'])}{ci} on {row['closed']} closed against the team's {_pct(row['team_win_rate'])}"
+    if row.get("stage_conversion") is not None:
+        effect += (f" and {_pct(row['stage_conversion'])} of stage changes moved on against "
+                   f"{_pct(row.get('team_stage_conversion'))}")
     verdict = row["verdict"]
     if verdict == NOT_JUDGED:
         return f"{activity}; only {row['closed']} closed deals (under {t.min_closed}), so effectiveness is not judged yet."
