@@ -50,6 +50,10 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "dealpilot.crm",
     "dealpilot.imports",
+    "dealpilot.performance",
+    "dealpilot.planning",
+    "dealpilot.deals",
+    "dealpilot.enablement",
     "dealpilot.web",
 ]
 
@@ -134,6 +138,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise serves from the packages (finders); an empty root keeps it quiet
 WHITENOISE_USE_FINDERS = True  # serve app static files straight from the installed packages
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "dealpilot.web.finders.PlotlyFinder",  # plotly.js from the plotly package
+]
 MEDIA_ROOT = DATA_DIR / "media"
 IMPORT_ERRORS_DIR = DATA_DIR / "import-errors"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

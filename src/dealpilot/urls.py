@@ -7,6 +7,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("imports/", include("dealpilot.imports.urls")),
+    path("team/", include("dealpilot.performance.urls")),
+    path("planning/", include("dealpilot.planning.urls")),
+    path("deals/", include("dealpilot.deals.urls")),
+    path("enablement/", include("dealpilot.enablement.urls")),
     path("", include("dealpilot.crm.urls")),
     path("", include("dealpilot.web.urls")),
 ]

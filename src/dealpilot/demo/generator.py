@@ -22,6 +22,7 @@ deal's account) is recomputed from the seed and the row's index, never remembere
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import shutil
@@ -45,10 +46,10 @@ KEY_PREFIXES = {
     "Event": "00U",
 }
 MAX_CONTACTS_PER_ACCOUNT = 32  # contact ids are account index * 32 + position: derivable, never stored
-# Bounded caches of recomputed things (account profiles, contact ids): memory stays the same at
-# any scale; at the demo's scale every account fits.
-ACCOUNT_CACHE = 1024
-CONTACT_ID_CACHE = 8192
+# Bounded caches of recomputed things (account profiles, under 1 KB each; contact ids): at most
+# about 15 MB whatever the scale; up to 16,384 accounts every profile is computed once.
+ACCOUNT_CACHE = 16384
+CONTACT_ID_CACHE = 65536
 
 COLUMNS = {
     "UserRole.csv": ["Id", "Name", "ParentRoleId"],
@@ -213,7 +214,7 @@ def _seeded(seed: int, salt: int, index: int) -> random.Random:
 
 
 # salts: one random stream per kind of thing, so adding draws to one never shifts another
-_ORG, _ACCOUNT, _CONTACT, _OPP, _ACT, _CAL = range(6)
+_ORG, _ACCOUNT, _CONTACT, _OPP, _ACT, _DETAILS = range(6)
 
 
 def sales_org(seed: int, opportunities: int) -> SalesOrg:
@@ -279,8 +280,7 @@ class AccountProfile:
     """What the other files need to know about one account; recomputed from (seed, index)."""
 
     __slots__ = ("index", "id", "name", "base_name", "industry", "size", "employees", "country", "state", "dial",
-                 "type", "customer", "owner", "parent", "units", "contacts", "members", "domain", "created", "tier",
-                 "health", "revenue", "first_contact", "has_mid")
+                 "type", "customer", "owner", "parent", "units", "contacts", "members", "first_contact", "has_mid")
 
 
 # ---- the writer ---------------------------------------------------------------------------------
@@ -329,6 +329,11 @@ class _Export:
         """How many accounts rep number `rep` owns: accounts are dealt out to the reps in turn."""
         return (self.n_accounts - rep + self.n_reps - 1) // self.n_reps
 
+    def is_subsidiary(self, a: int) -> bool:
+        """About one account in eleven is a subsidiary of an earlier one (decided by a hash, so
+        that a parent candidate is checked without computing its profile)."""
+        return a >= 10 and _mix(self.seed * 104_729 + a) % 100 < 9
+
     def _account(self, a: int) -> AccountProfile:
         rng = _seeded(self.seed, _ACCOUNT, a)
         r = rng.random
@@ -339,11 +344,11 @@ class _Export:
         band = V.SIZES[size]
         p.owner = owner = self.reps[a % self.n_reps]
         parent = None
-        if a >= 10 and r() < 0.09:  # a subsidiary of an earlier, bigger account
-            for _ in range(3):
-                candidate = self.account(int(r() * a))
-                if candidate.parent is None and candidate.size >= 2:
-                    parent = candidate
+        if self.is_subsidiary(a):  # of an earlier, bigger account that is no subsidiary itself
+            for _ in range(4):
+                candidate = int(r() * a)
+                if self.size_of(candidate) >= 2 and not self.is_subsidiary(candidate):
+                    parent = self.account(candidate)
                     break
         p.parent = parent
         countries = V.REGIONS[owner.team % len(V.REGIONS)][1]
@@ -358,42 +363,53 @@ class _Export:
             nouns = V.INDUSTRIES[p.industry][3]
             p.base_name = f"{V.NAME_WORDS[int(r() * len(V.NAME_WORDS))]} {nouns[int(r() * len(nouns))]}"
         p.name = f"{p.base_name} {suffix}"
-        p.domain = p.base_name.lower().replace(" ", "-").replace("&", "and") + ".example"
-        p.employees = employees = int(band[2] * (band[3] / band[2]) ** r())
-        p.revenue = int(round(employees * V.INDUSTRIES[p.industry][2] * math.exp(0.35 * (r() * 2 - 1)), -3))
         if parent is not None and r() < 0.7:
             p.type = "Customer - Direct"
         else:
             p.type = V.ACCOUNT_TYPES[bisect(_TYPE_CUM, r() * _TYPE_CUM[-1])][0]
-        p.customer = customer = p.type.startswith("Customer")
-        if customer:
-            p.tier = ("Standard", "Growth", "Key", "Strategic")[size]
-            p.health = str(int(35 + 63 * r() ** 0.7))
-        else:
-            p.tier, p.health = ("Prospect", "")
-        p.created = self.window_start - 1 - int(r() * 1500)
+        p.customer = p.type.startswith("Customer")
         # business units and their people: a head, mid-level managers reporting to the head,
         # staff reporting to a manager; contacts are numbered within the account
         preferred = V.INDUSTRY_UNITS[V.INDUSTRIES[p.industry][0]]
-        k = band[6] + int(r() * (band[7] - band[6] + 1))
-        picks = sorted(rng.sample(range(len(preferred)), k))
+        combos = _UNIT_COMBOS[band[6] + int(r() * (band[7] - band[6] + 1))]
+        picks = combos[int(r() * len(combos))]
         p.units = tuple(preferred[i] for i in picks)
-        contacts, members = [], []
-        for u in range(k):
-            n = band[8] + int(r() * (band[9] - band[8] + 1))
-            head = len(contacts)
-            contacts.append((u, 0, -1))
-            mids = tuple(range(head + 1, head + 1 + n // 2))
-            for _ in mids:
-                contacts.append((u, 1, head))
-            staff = []
-            for s in range(n - 1 - len(mids)):
-                staff.append(len(contacts))
-                contacts.append((u, 2, mids[s % len(mids)] if mids else head))
-            members.append((head, mids, tuple(staff)))
-        p.contacts, p.members = tuple(contacts), tuple(members)
+        contacts, members = (), []
+        low, spread = band[8], band[9] - band[8] + 1
+        for u in range(len(picks)):
+            block, member = _unit_block(u, len(contacts), low + int(r() * spread))
+            contacts += block
+            members.append(member)
+        p.contacts, p.members = contacts, tuple(members)
         p.has_mid = any(m[1] for m in members)
         return p
+
+    def account_details(self, p: AccountProfile) -> tuple[int, int, str, str, int]:
+        """What only Account.csv shows (employees, revenue, tier, health score, created day),
+        from a stream of its own so that deals need not compute it."""
+        r = _seeded(self.seed, _DETAILS, p.index).random
+        band = V.SIZES[p.size]
+        employees = int(band[2] * (band[3] / band[2]) ** r())
+        revenue = int(round(employees * V.INDUSTRIES[p.industry][2] * math.exp(0.35 * (r() * 2 - 1)), -3))
+        if p.customer:
+            tier, health = ("Standard", "Growth", "Key", "Strategic")[p.size], str(int(35 + 63 * r() ** 0.7))
+        else:
+            tier, health = "Prospect", ""
+        return employees, revenue, tier, health, self.window_start - 1 - int(r() * 1500)
+
+
+_UNIT_COMBOS = {k: list(itertools.combinations(range(6), k)) for k in range(1, 7)}
+
+
+@lru_cache(maxsize=None)
+def _unit_block(unit: int, head: int, n: int) -> tuple[tuple, tuple]:
+    """The n contacts of a unit whose head is contact `head`: ((unit, level, reports-to), ...) and
+    (head, mid-level managers, staff). Few distinct blocks exist (unit < 6, head < 32, n <= 5)."""
+    mids = tuple(range(head + 1, head + 1 + n // 2))
+    staff = tuple(range(head + 1 + len(mids), head + n))
+    block = ((unit, 0, -1),) + tuple((unit, 1, head) for _ in mids) + tuple(
+        (unit, 2, mids[s % len(mids)] if mids else head) for s in range(len(staff)))
+    return block, (head, mids, staff)
 
 
 def _quarter_end(d: date) -> date:
@@ -525,9 +541,11 @@ def _write_accounts(ex: _Export, writers: _Writers, tracker: _Progress) -> dict[
     times, daystr, cid = ex.times, ex.daystr, ex.cid
     for a in range(ex.n_accounts):
         p = ex.account(a)
-        wa((p.id, p.name, V.INDUSTRIES[p.industry][0], p.type, str(p.employees), str(p.revenue), "USD", p.country,
-            p.state, p.parent.id if p.parent is not None else "", p.owner.id, daystr[p.created] + times[a % 720],
-            p.tier, p.health))
+        employees, revenue, tier, health, created = ex.account_details(p)
+        wa((p.id, p.name, V.INDUSTRIES[p.industry][0], p.type, str(employees), str(revenue), "USD", p.country,
+            p.state, p.parent.id if p.parent is not None else "", p.owner.id, daystr[created] + times[a % 720],
+            tier, health))
+        domain = p.base_name.lower().replace(" ", "-").replace("&", "and") + ".example"
         r = _seeded(ex.seed, _CONTACT, a).random
         owner, size, base = p.owner.id, p.size, p.first_contact
         for j, (u, level, boss) in enumerate(p.contacts):
@@ -539,7 +557,7 @@ def _write_accounts(ex: _Export, writers: _Writers, tracker: _Progress) -> dict[
                 title = V.MID_TITLES[unit][int(r() * 3)]
             else:
                 title = V.STAFF_TITLES[unit][int(r() * 3)]
-            wc((cid(base + j), p.id, first, last, title, unit, f"{first}.{last}@{p.domain}".lower(),
+            wc((cid(base + j), p.id, first, last, title, unit, f"{first}.{last}@{domain}".lower(),
                 f"+{p.dial} 555 {int(r() * 9000) + 1000} {int(r() * 900) + 100}",
                 cid(base + boss) if boss >= 0 else "", owner))
         n_contacts += len(p.contacts)

@@ -108,20 +108,23 @@ INDUSTRY_UNITS = {
     "Biotechnology": ("R&D", "Operations", "Finance", "IT", "Legal", "Procurement"),
 }
 
-# Titles per unit: (C-level / head titles by account size band index, mid-level, staff)
+# Titles per unit. The head of a unit, by account size band (small, medium, large, enterprise):
+# from "Head of" in a small company to the C-level in an enterprise; mid-level managers report
+# to the head, staff to a manager.
 HEAD_TITLES = {
-    "Finance": ("Finance Manager", "Head of Finance", "VP Finance", "Chief Financial Officer"),
-    "Operations": ("Operations Manager", "Head of Operations", "VP Operations", "Chief Operating Officer"),
-    "IT": ("IT Manager", "Head of IT", "VP Information Technology", "Chief Information Officer"),
-    "Sales": ("Sales Manager", "Head of Sales", "VP Sales", "Chief Revenue Officer"),
-    "Marketing": ("Marketing Manager", "Head of Marketing", "VP Marketing", "Chief Marketing Officer"),
-    "HR": ("HR Manager", "Head of People", "VP Human Resources", "Chief People Officer"),
-    "Manufacturing": ("Production Manager", "Head of Manufacturing", "VP Manufacturing", "SVP Global Manufacturing"),
-    "Procurement": ("Purchasing Manager", "Head of Procurement", "VP Procurement", "Chief Procurement Officer"),
-    "Supply Chain": ("Supply Chain Manager", "Head of Supply Chain", "VP Supply Chain", "SVP Supply Chain"),
-    "Customer Service": ("Service Manager", "Head of Customer Service", "VP Customer Experience", "Chief Customer Officer"),
-    "R&D": ("Engineering Manager", "Head of R&D", "VP Engineering", "Chief Technology Officer"),
-    "Legal": ("Legal Counsel", "Head of Legal", "VP Legal", "General Counsel"),
+    "Finance": ("Head of Finance", "VP Finance", "SVP Finance", "Chief Financial Officer"),
+    "Operations": ("Head of Operations", "VP Operations", "SVP Operations", "Chief Operating Officer"),
+    "IT": ("Head of IT", "VP Information Technology", "SVP Technology", "Chief Information Officer"),
+    "Sales": ("Head of Sales", "VP Sales", "SVP Sales", "Chief Revenue Officer"),
+    "Marketing": ("Head of Marketing", "VP Marketing", "SVP Marketing", "Chief Marketing Officer"),
+    "HR": ("Head of People", "VP Human Resources", "SVP Human Resources", "Chief People Officer"),
+    "Manufacturing": ("Head of Manufacturing", "VP Manufacturing", "SVP Manufacturing", "Chief Manufacturing Officer"),
+    "Procurement": ("Head of Procurement", "VP Procurement", "SVP Procurement", "Chief Procurement Officer"),
+    "Supply Chain": ("Head of Supply Chain", "VP Supply Chain", "SVP Supply Chain", "Chief Supply Chain Officer"),
+    "Customer Service": ("Head of Customer Service", "VP Customer Experience", "SVP Customer Experience",
+                         "Chief Customer Officer"),
+    "R&D": ("Head of R&D", "VP Engineering", "SVP Research & Development", "Chief Technology Officer"),
+    "Legal": ("Head of Legal", "VP Legal", "Deputy General Counsel", "General Counsel"),
 }
 MID_TITLES = {
     "Finance": ("Finance Director", "Controller", "FP&A Manager"),

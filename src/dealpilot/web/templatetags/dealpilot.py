@@ -77,3 +77,16 @@ def sort_link(context, label: str, key: str, default: str = "") -> str:
         return format_html('<a href="{}" hx-get="{}" class="sorted">{} <span aria-hidden="true">\u25be</span></a>',
                            query, query, label)
     return format_html('<a href="{}" hx-get="{}">{}</a>', query, query, label)
+
+
+@register.filter
+def number_cell(value) -> str:
+    """A table cell of a chart's numbers: thousands separators, at most 4 significant decimals."""
+    if value is None or value == "":
+        return EMPTY
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    number = float(value)
+    return f"{number:,.2f}" if abs(number) >= 100 else f"{number:.4g}"
