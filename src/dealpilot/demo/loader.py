@@ -50,7 +50,20 @@ def ensure_demo_organisation(console=None) -> dict:
     {"password": ..., "users": [(username, description), ...]}."""
     if not demo_exists():
         _create(console)
+    seed_app_demos()
     return {"password": DEMO_PASSWORD, "users": _logins()}
+
+
+def seed_app_demos() -> None:
+    """Each domain app's demo records (account plans, qualification answers, content...), on top of
+    the CRM records; every seeder is idempotent, so this runs at each start."""
+    from dealpilot.deals.demo import seed_demo as seed_deals
+    from dealpilot.enablement.demo import seed_demo as seed_enablement
+    from dealpilot.planning.demo import seed_demo as seed_planning
+
+    for seed in (seed_planning, seed_deals, seed_enablement):
+        with transaction.atomic():
+            seed()
 
 
 # ---- creating it ----------------------------------------------------------------------------------
