@@ -22,6 +22,7 @@ cleanup() {
 trap cleanup EXIT
 psql -q "$PG_URL/postgres" -c "CREATE DATABASE \"$db\"" >/dev/null
 
+export DEALPILOT_REQUIRE_SPARK=1  # the Spark parity tests must run here, not be skipped
 status=0
 echo "== test suite on SQLite ==" >&2
 env -u DATABASE_URL DEALPILOT_DATA_DIR="$data_dir/sqlite" .venv/bin/pytest "$@" || status=$?
