@@ -1,4 +1,4 @@
-"""The `dealpilot` command: demo, serve, import, status, and Django's own commands.
+"""The `dealpilot` command: demo, serve, import, status, report, backup/restore, and Django's own commands.
 
 Django is set up lazily, after options such as --database-url have had their say.
 """
@@ -79,6 +79,48 @@ def status(
     for name, count in report["counts"].items():
         table.add_row(name, f"{count:,}")
     Console().print(table)
+
+
+@app.command()
+def backup(
+    path: Annotated[Optional[Path], typer.Argument(help="Archive to write (default: backups/ in the data folder).")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Back up the database and the uploaded files into one .tar.gz archive."""
+    setup_django(database_url)
+    from dealpilot.backup import BackupError
+    from dealpilot.backup import backup as run_backup
+
+    try:
+        written, manifest = run_backup(path)
+    except BackupError as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(1)
+    rows = sum(manifest["counts"].values())
+    typer.echo(f"backed up {describe_database()} ({rows:,} rows in {len(manifest['counts'])} tables) to {written}")
+
+
+@app.command()
+def restore(
+    path: Annotated[Path, typer.Argument(help="An archive written by `dealpilot backup`.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Replace the database without asking.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Replace the database and the uploaded files with a backup's (same kind of database)."""
+    setup_django(database_url, migrate=False)
+    from dealpilot.backup import BackupError, read_manifest
+    from dealpilot.backup import restore as run_restore
+
+    try:
+        manifest = read_manifest(path)
+        if not yes and not typer.confirm(f"Replace everything in {describe_database()} with the backup of "
+                                         f"{manifest['created']}?", default=False):
+            raise typer.Exit(1)
+        run_restore(path)
+    except BackupError as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(1)
+    typer.echo(f"restored {path} ({sum(manifest['counts'].values()):,} rows) into {describe_database()}")
 
 
 def _run_import(kind: str, path: Path, mapping: Path | None, strict: bool, errors: Path | None, database_url: str | None,

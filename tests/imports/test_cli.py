@@ -2,41 +2,16 @@
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
 
-import dj_database_url
-import psycopg
 import pytest
 
 from tests.exports import small_salesforce_export
 
 DEALPILOT = [sys.executable, "-m", "dealpilot.cli"]
-
-
-@pytest.fixture
-def cli_env(tmp_path):
-    """An environment for the CLI with its own fresh database, of the kind the suite runs on."""
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env["DEALPILOT_DATA_DIR"] = str(tmp_path / "data")
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
-        yield env
-        return
-    cfg = dj_database_url.parse(url)
-    name = f"dp_cli_{uuid.uuid4().hex[:10]}"
-    server = dict(host=cfg["HOST"] or "127.0.0.1", port=cfg["PORT"] or 5432, user=cfg["USER"], password=cfg["PASSWORD"] or None)
-    with psycopg.connect(dbname="postgres", autocommit=True, **server) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    env["DATABASE_URL"] = url.rsplit("/", 1)[0] + "/" + name
-    yield env
-    with psycopg.connect(dbname="postgres", autocommit=True, **server) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run(env, *args, timeout=300):
