@@ -1,7 +1,7 @@
 """The JSON API: one NinjaAPI, each domain app contributes a router."""
 
 from ninja import NinjaAPI
-from ninja.security import django_auth
+from ninja.security import HttpBearer, django_auth
 
 from dealpilot.crm.api import router as crm_router
 from dealpilot.deals.api import router as deals_router
@@ -9,7 +9,23 @@ from dealpilot.enablement.api import router as enablement_router
 from dealpilot.performance.api import router as performance_router
 from dealpilot.planning.api import router as planning_router
 
-api = NinjaAPI(title="dealpilot API", version="1", auth=django_auth)  # django_auth (session) enforces CSRF on unsafe methods
+
+
+class ApiTokenAuth(HttpBearer):
+    """`Authorization: Bearer dp_...`: a personal API token (web: user menu > API tokens)."""
+
+    def authenticate(self, request, token):
+        from dealpilot.crm.services import user_for_api_token
+
+        user = user_for_api_token(token)
+        if user is not None:
+            request.user = user  # handlers read request.user, as with a session
+        return user
+
+
+# A session (the browser; CSRF enforced on unsafe methods) or a personal API token (scripts; no cookie,
+# so no CSRF to forge).
+api = NinjaAPI(title="dealpilot API", version="1", auth=[django_auth, ApiTokenAuth()])
 
 
 @api.get("/health", auth=None, tags=["system"])

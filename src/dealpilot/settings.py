@@ -6,6 +6,7 @@ embedded SQLite file in the user's data directory (DEALPILOT_DATA_DIR overrides 
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "axes",  # login throttling
     "django.contrib.sessions",
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
@@ -67,7 +69,21 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into its answer
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling: after AXES_FAILURE_LIMIT failed logins for one username from one address, that pair
+# is locked out for the cool-off time; a successful login resets the count.
+AXES_FAILURE_LIMIT = int(os.environ.get("DEALPILOT_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("DEALPILOT_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
+AXES_VERBOSE = False
 
 ROOT_URLCONF = "dealpilot.urls"
 WSGI_APPLICATION = "dealpilot.wsgi.application"
@@ -149,9 +165,26 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie; False is Django's default
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Production (DEALPILOT_PRODUCTION=1: served over HTTPS behind a proxy that sets X-Forwarded-Proto):
+# cookies only over HTTPS, HSTS, HTTP redirected to HTTPS. Off by default so that the embedded demo
+# works on http://127.0.0.1. `dealpilot manage check --deploy` is clean with it (tests/test_security.py).
+PRODUCTION = _env_bool("DEALPILOT_PRODUCTION", False)
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = _env_bool("DEALPILOT_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = int(os.environ.get("DEALPILOT_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = _env_bool("DEALPILOT_HSTS_PRELOAD", True)
+    SESSION_COOKIE_AGE = int(os.environ.get("DEALPILOT_SESSION_SECONDS", str(12 * 3600)))
+    if DEBUG:
+        raise RuntimeError("DEALPILOT_DEBUG must be off when DEALPILOT_PRODUCTION is on")
 
 LOGGING = {
     "version": 1,

@@ -311,3 +311,28 @@ class SalesTarget(TimestampedRecord):
     class Meta(TimestampedRecord.Meta):
         constraints = [unique_crm_id(),
                        models.UniqueConstraint(fields=["owner", "period_start", "period_end"], name="one_target_per_period")]
+
+
+class ApiToken(models.Model):
+    """A personal API token (`Authorization: Bearer <token>`) for scripts and integrations.
+
+    Only the token's SHA-256 is stored: it is shown once, when created. A revoked token stops working
+    at once; a token acts as its user, with the same visibility and role."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, help_text="The token's first characters, to tell tokens apart.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
