@@ -140,7 +140,7 @@ def forecast_bars(rows: list[dict]) -> go.Figure:
     fig.add_trace(go.Bar(x=groups, y=[r["weighted_open"] for r in rows], name="Weighted open", marker={"color": "#93c5fd"},
                          hovertemplate="%{x}: %{y:,.0f} weighted open<extra></extra>"))
     fig.add_trace(go.Scatter(x=groups, y=[r["target"] for r in rows], name="Target", mode="markers",
-                             marker={"symbol": "line-ew-open", "size": 34, "line": {"width": 3, "color": "#0f172a"}},
+                             marker={"symbol": "line-ew-open", "size": 34, "color": "#0f172a", "line": {"width": 3, "color": "#0f172a"}},
                              hovertemplate="%{x}: target %{y:,.0f}<extra></extra>"))
     fig.update_layout(barmode="stack", legend=LEGEND_TOP, yaxis={**MONEY_AXIS, "rangemode": "tozero"},
                       xaxis={"type": "category"})
@@ -160,6 +160,18 @@ def coverage_bars(rows: list[dict]) -> go.Figure:
                   annotation_text=f"{HEALTHY_COVERAGE:g}x", annotation_position="right",
                   annotation_font={"color": GREEN, "size": 11})
     fig.update_layout(barmode="group", legend=LEGEND_TOP, yaxis={"title": "coverage", "ticksuffix": "x", "rangemode": "tozero"},
+                      xaxis={"type": "category"})
+    return fig
+
+
+def pipeline_bars(rows: list[dict]) -> go.Figure:
+    """The next periods' open pipeline per rep (when no targets are set there is no coverage)."""
+    fig = go.Figure()
+    for i, (period, points) in enumerate(sorted(_by(rows, "period").items())):
+        fig.add_trace(go.Bar(x=[r["group"] for r in points], y=[r["pipeline"] for r in points], name=period,
+                             marker={"color": ["#93c5fd", BLUE, "#1e3a8a"][i % 3]},
+                             hovertemplate="%{x}: %{y:,.0f} open<extra>" + period + "</extra>"))
+    fig.update_layout(barmode="group", legend=LEGEND_TOP, yaxis={"title": "open pipeline", **MONEY_AXIS, "rangemode": "tozero"},
                       xaxis={"type": "category"})
     return fig
 

@@ -10,13 +10,15 @@ so a download holds exactly the numbers the page was drawn from.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from django.utils import timezone
 
 from dealpilot.analytics import metrics as m
-from dealpilot.analytics.frames import Frames, frames_for
+from dealpilot.analytics.frames import SOURCES, data_version, frames_for, scope_ids
 from dealpilot.analytics.report import REPORTS
 
 from . import diagnosis as dx
@@ -48,12 +50,16 @@ def periods_back(start: date, period: str, n: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def latest_day(f: Frames) -> date | None:
-    """The last day with news in scope: the latest created date or close date of a closed deal
-    (never after today: open deals' expected close dates are in the future)."""
-    o = f.opportunities
-    rows = f.run(o.aggregate(created=o.created_date.max(), closed=o.close_date.max(where=o.is_closed)))
-    days = [d for d in (rows[0]["created"], rows[0]["closed"]) if d is not None] if rows else []
+def latest_day(user) -> date | None:
+    """The last day with news in the user's scope: the latest created date or close date of a
+    closed deal (never after today: open deals' expected close dates are in the future)."""
+    from django.db.models import Max, Q
+
+    from dealpilot.crm.models import Opportunity
+
+    got = Opportunity.objects.visible_to(user).aggregate(created=Max("created_date"),
+                                                         closed=Max("close_date", filter=Q(is_closed=True)))
+    days = [d for d in got.values() if d is not None]
     return min(max(days), timezone.localdate()) if days else None
 
 
@@ -65,7 +71,6 @@ class Window:
     start: date
     end: date
     group_by: str | None
-    what_if_pct: float
 
     @property
     def weekly_start(self) -> date:
@@ -76,6 +81,10 @@ class Window:
     def meeting_day(self) -> date:
         """The pipeline meeting the day after `end`: its week is the 7 days up to and including `end`."""
         return self.end + timedelta(days=1)
+
+    @property
+    def meeting_since(self) -> date:
+        return self.meeting_day - timedelta(days=7)
 
     @property
     def forecast_group(self) -> str:
@@ -103,24 +112,21 @@ class Window:
         q = {"period": self.period, "from": self.start.isoformat(), "to": self.end.isoformat()}
         if self.group_by:
             q["group_by"] = self.group_by
-        if self.what_if_pct != WHAT_IF_DEFAULT:
-            q["what_if"] = f"{self.what_if_pct:g}"
         return q
 
 
-def resolve_window(f: Frames, *, period: str | None = None, start: date | None = None, end: date | None = None,
-                   group_by: str | None = None, what_if: float | None = None) -> Window:
+def resolve_window(user, *, period: str | None = None, start: date | None = None, end: date | None = None,
+                   group_by: str | None = None) -> Window:
     """Defaults: quarters; to = the latest day with news in scope (else today); from = the start of
-    the period 7 periods before (8 in all); the what-if moves each lever by 10%."""
+    the period 7 periods before (8 in all)."""
     period = period or "quarter"
     if end is None:
-        end = latest_day(f) or timezone.localdate()
+        end = latest_day(user) or timezone.localdate()
         if start is not None and start > end:
             end = start
     if start is None:
         start = periods_back(m.period_start(end, period), period, DEFAULT_PERIODS - 1)
-    return Window(period=period, start=start, end=end, group_by=group_by or None,
-                  what_if_pct=WHAT_IF_DEFAULT if what_if is None else float(what_if))
+    return Window(period=period, start=start, end=end, group_by=group_by or None)
 
 
 # ---- the sections ---------------------------------------------------------------------------------
@@ -151,7 +157,6 @@ class Dashboard:
     velocity: list[dict]
     levers: list[dict]
     lever_pair: LeverPair | None
-    what_ifs: list[dict]
     creation: dict
     diagnosis: list[dict]
     meeting: dict
@@ -159,6 +164,14 @@ class Dashboard:
     kpis: dict
     attention: list[Attention]
     reps: list[str]
+    what_if_pct: float = WHAT_IF_DEFAULT
+    charts: dict = field(default_factory=dict)  # the figures, built once by the view (shared by the cached copies)
+
+    @property
+    def what_if_period(self) -> str | None:
+        if self.lever_pair is not None:
+            return self.lever_pair.to_period
+        return self.velocity[-1]["period"] if self.velocity else None
 
     @property
     def needs_attention(self) -> list[Attention]:
@@ -175,6 +188,27 @@ class Dashboard:
     @property
     def next_forecast(self) -> list[dict]:
         return [r for r in self.forecast if not r["current"]]
+
+    @property
+    def what_ifs(self) -> list[dict]:
+        return what_ifs(self.velocity, self.what_if_period, self.what_if_pct)
+
+    @property
+    def has_coverage(self) -> bool:
+        return any(r["coverage"] is not None for r in self.next_forecast)
+
+    def forecast_table(self) -> tuple[list[str], list[dict]]:
+        """One row per group: this period's numbers, then each next period's pipeline and coverage."""
+        later = sorted({r["period"] for r in self.next_forecast})
+        rows: dict[str, dict] = {}
+        for r in self.forecast:
+            row = rows.setdefault(r["group"], {"group": r["group"], "current": None, "next": {p: None for p in later}})
+            if r["current"]:
+                row["current"] = r
+            else:
+                row["next"][r["period"]] = r
+        table = [dict(row, next=[row["next"][p] for p in later]) for row in rows.values()]
+        return later, sorted(table, key=lambda row: row["group"])
 
     @property
     def meeting_counts(self) -> dict:
@@ -202,7 +236,7 @@ def _lever_pair(window: Window, velocity: list[dict], levers: list[dict]) -> Lev
     return LeverPair(from_period=chosen[0], to_period=chosen[1], rows=rows, skipped_partial=skipped)
 
 
-def _what_ifs(velocity: list[dict], period_label: str | None, pct: float) -> list[dict]:
+def what_ifs(velocity: list[dict], period_label: str | None, pct: float) -> list[dict]:
     """For each group's row of the period: velocity if each lever alone improves by pct% (the cycle: shortens)."""
     out = []
     for row in velocity:
@@ -291,10 +325,61 @@ def _attention(diagnosis: list[dict], creation: dict, forecast: list[dict], reps
     return sorted(by_rep.values(), key=lambda a: (-len(a.issues), order.index(a.verdict_key), a.rep))
 
 
-def team_dashboard(user, window_filters: dict, engine: str | None = None) -> Dashboard:
-    """Every section of the dashboard for what `user` may see (frames_for scopes the records)."""
+class _DashboardCache:
+    """The last dashboards computed, per scope, filters and data version: the numbers only change
+    when a record table does (the same versions as the Arrow copies of analytics.frames), so a
+    reload or a return to earlier filters costs the version check, not the metrics."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._items: OrderedDict[tuple, Dashboard] = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+        self.hits = 0
+
+    def key(self, user, window_filters: dict, engine: str | None) -> tuple:
+        ids = scope_ids(user)
+        versions = tuple(data_version(model) for model, _ in SOURCES.values())
+        return (engine, None if ids is None else tuple(ids), tuple(sorted(window_filters.items())), versions,
+                timezone.localdate())
+
+    def get(self, key: tuple) -> Dashboard | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+            return hit
+
+    def put(self, key: tuple, dashboard: Dashboard) -> None:
+        with self._lock:
+            self._items[key] = dashboard
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+dashboard_cache = _DashboardCache()
+
+
+def team_dashboard(user, filters: dict, engine: str | None = None) -> Dashboard:
+    """Every section of the dashboard for what `user` may see (frames_for scopes the records).
+    filters: period, start, end, group_by (None: the default) and what_if (the what-if's percent)."""
+    window_filters = {k: v for k, v in filters.items() if k != "what_if"}
+    key = dashboard_cache.key(user, window_filters, engine)
+    dashboard = dashboard_cache.get(key)
+    if dashboard is None:
+        dashboard = _compute(user, window_filters, engine)
+        dashboard_cache.put(key, dashboard)
+    pct = WHAT_IF_DEFAULT if filters.get("what_if") is None else float(filters["what_if"])
+    return replace(dashboard, what_if_pct=pct) if pct != dashboard.what_if_pct else dashboard
+
+
+def _compute(user, window_filters: dict, engine: str | None) -> Dashboard:
+    w = resolve_window(user, **window_filters)
     f = frames_for(user, engine)
-    w = resolve_window(f, **window_filters)
     velocity = m.velocity(f, w.group_by, w.period, w.start, w.end)
     levers = m.levers(f, w.group_by, w.period, w.start, w.end)
     pair = _lever_pair(w, velocity, levers)
@@ -303,11 +388,9 @@ def team_dashboard(user, window_filters: dict, engine: str | None = None) -> Das
     meeting = m.meeting_report(f, w.meeting_day)
     forecast = m.forecast(f, w.end, w.period, group_by=w.forecast_group)
     reps = sorted({r["rep"] for r in creation["rows"]} | {r["rep"] for r in diagnosis})
-    what_ifs = _what_ifs(velocity, pair.to_period if pair else (velocity[-1]["period"] if velocity else None),
-                         w.what_if_pct)
     urgency = list(VERDICTS)
     diagnosis = sorted(diagnosis, key=lambda r: (urgency.index(r["verdict"]), r["rep"]))
-    return Dashboard(window=w, velocity=velocity, levers=levers, lever_pair=pair, what_ifs=what_ifs, creation=creation,
+    return Dashboard(window=w, velocity=velocity, levers=levers, lever_pair=pair, creation=creation,
                      diagnosis=diagnosis, meeting=meeting, forecast=forecast,
                      kpis=_kpis(w, velocity, pair, forecast, creation),
                      attention=_attention(diagnosis, creation, forecast, reps), reps=reps)

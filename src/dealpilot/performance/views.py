@@ -12,7 +12,6 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 
-from dealpilot.analytics.frames import frames_for
 from dealpilot.analytics.report import REPORTS, ReportError, render as render_rows, report_rows
 from dealpilot.web.access import is_partial
 from dealpilot.web.charts import chart
@@ -57,9 +56,11 @@ def _charts(d: selectors.Dashboard) -> dict:
         "forecast": chart(charts.forecast_bars(d.current_forecast), chart_id="chart-forecast",
                           title=f"Forecast against target, {d.current_forecast[0]['period']}" if d.current_forecast else "Forecast against target",
                           rows=d.current_forecast, csv_url=_csv_url("forecast", w), height=340),
-        "coverage": chart(charts.coverage_bars(d.next_forecast), chart_id="chart-coverage",
-                          title="Pipeline coverage of the next periods", rows=d.next_forecast,
-                          csv_url=_csv_url("forecast", w), height=340),
+        "coverage": chart(charts.coverage_bars(d.next_forecast) if d.has_coverage else charts.pipeline_bars(d.next_forecast),
+                          chart_id="chart-coverage",
+                          title=(f"Pipeline coverage of the next {w.period}s" if d.has_coverage
+                                 else f"Open pipeline of the next {w.period}s (no targets set there, so no coverage)"),
+                          rows=d.next_forecast, csv_url=_csv_url("forecast", w), height=340),
     }
     pair = d.lever_pair
     if pair is not None:
@@ -80,7 +81,9 @@ def _charts(d: selectors.Dashboard) -> dict:
 def dashboard(request):
     form = DashboardFilterForm(request.GET)
     d = selectors.team_dashboard(request.user, form.filters())
-    context = {"form": form.shown_with({**d.window.query(), "what_if": f"{d.window.what_if_pct:g}"}), "d": d, "w": d.window, "charts": _charts(d),
+    if not d.charts:
+        d.charts.update(_charts(d))
+    context = {"form": form.shown_with({**d.window.query(), "what_if": f"{d.what_if_pct:g}"}), "d": d, "w": d.window, "charts": d.charts,
                "csv": {name: _csv_url(name, d.window) for name in REPORTS},
                "has_filters": bool(request.GET)}
     partial = is_partial(request)
@@ -96,9 +99,10 @@ def dashboard_csv(request, name: str):
         raise Http404("No such report")
     form = DashboardFilterForm(request.GET)
     if not form.is_valid():
-        problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+        problems = "; ".join(f"{form.add_prefix(field)}: {' '.join(errors)}" for field, errors in form.errors.items())
         return HttpResponseBadRequest(f"Bad filters: {problems}\n", content_type="text/plain; charset=utf-8")
-    window = selectors.resolve_window(frames_for(request.user), **form.filters())
+    filters = {k: v for k, v in form.filters().items() if k != "what_if"}  # the what-if changes no rows
+    window = selectors.resolve_window(request.user, **filters)
     try:
         rows = report_rows(name, **window.report_params(name), as_user=request.user.username)
     except ReportError as exc:
