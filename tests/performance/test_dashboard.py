@@ -112,7 +112,7 @@ def test_a_leader_sees_every_rep(client, showcase):
 
 
 def chart_figure(html: str, chart_id: str) -> dict:
-    found = re.search(rf'<script id="{chart_id}-figure" type="application/json">(.*?)</script>', html, re.S)
+    found = re.search(rf'<script id="{chart_id}-[0-9a-f]{{6}}-figure" type="application/json">(.*?)</script>', html, re.S)
     assert found, chart_id
     return json.loads(found.group(1))
 
@@ -120,10 +120,10 @@ def chart_figure(html: str, chart_id: str) -> dict:
 def test_every_chart_has_its_numbers_and_a_csv_link(client, showcase):
     login(client, "claire.leader")
     html = client.get(DASHBOARD).content.decode()
-    charts = re.findall(r'<figure class="chart" data-chart="([\w-]+)">', html)
+    charts = re.findall(r'<figure class="chart" data-chart="([\w-]+)-[0-9a-f]{6}">', html)
     assert {"chart-velocity", "chart-levers", "chart-creation", "chart-diagnosis", "chart-forecast", "chart-coverage"} <= set(charts)
     for chart_id in charts:
-        figure = html[html.index(f'data-chart="{chart_id}"'):]
+        figure = html[html.index(f'data-chart="{chart_id}-'):]
         figure = figure[:figure.index("</figure>")]
         assert '<details class="chart-numbers">' in figure, chart_id
         assert re.search(r'class="chart-csv" href="/team/csv/[\w-]+/\?', figure), chart_id

@@ -21,7 +21,7 @@ class DashboardFilterForm(forms.Form):
     group_by = forms.ChoiceField(choices=[("", "Everyone together")] + [(g, GROUP_LABELS[g]) for g in GROUPS],
                                  required=False, label="Velocity by")
     what_if = forms.FloatField(required=False, label="Each lever moves by (%)", min_value=-WHAT_IF_LIMIT,
-                               max_value=WHAT_IF_LIMIT, widget=forms.NumberInput(attrs={"step": "1", "form": "dashboard-filters"}))  # shown in the velocity section
+                               max_value=WHAT_IF_LIMIT, widget=forms.NumberInput(attrs={"step": "1"}))
 
     def add_prefix(self, field_name: str) -> str:
         # the query string says "from" and "to", like `dealpilot report --from/--to` and the API

@@ -326,7 +326,7 @@ def _attention(diagnosis: list[dict], creation: dict, forecast: list[dict], reps
 
 
 class _DashboardCache:
-    """The last dashboards computed, per scope, filters and data version: the numbers only change
+    """The last dashboards computed, per scope, window and data version: the numbers only change
     when a record table does (the same versions as the Arrow copies of analytics.frames), so a
     reload or a return to earlier filters costs the version check, not the metrics."""
 
@@ -336,11 +336,10 @@ class _DashboardCache:
         self.size = size
         self.hits = 0
 
-    def key(self, user, window_filters: dict, engine: str | None) -> tuple:
+    def key(self, user, window: Window, engine: str | None) -> tuple:
         ids = scope_ids(user)
         versions = tuple(data_version(model) for model, _ in SOURCES.values())
-        return (engine, None if ids is None else tuple(ids), tuple(sorted(window_filters.items())), versions,
-                timezone.localdate())
+        return engine, None if ids is None else tuple(ids), window, versions
 
     def get(self, key: tuple) -> Dashboard | None:
         with self._lock:
@@ -367,18 +366,17 @@ dashboard_cache = _DashboardCache()
 def team_dashboard(user, filters: dict, engine: str | None = None) -> Dashboard:
     """Every section of the dashboard for what `user` may see (frames_for scopes the records).
     filters: period, start, end, group_by (None: the default) and what_if (the what-if's percent)."""
-    window_filters = {k: v for k, v in filters.items() if k != "what_if"}
-    key = dashboard_cache.key(user, window_filters, engine)
+    window = resolve_window(user, **{k: v for k, v in filters.items() if k != "what_if"})
+    key = dashboard_cache.key(user, window, engine)
     dashboard = dashboard_cache.get(key)
     if dashboard is None:
-        dashboard = _compute(user, window_filters, engine)
+        dashboard = _compute(user, window, engine)
         dashboard_cache.put(key, dashboard)
     pct = WHAT_IF_DEFAULT if filters.get("what_if") is None else float(filters["what_if"])
     return replace(dashboard, what_if_pct=pct) if pct != dashboard.what_if_pct else dashboard
 
 
-def _compute(user, window_filters: dict, engine: str | None) -> Dashboard:
-    w = resolve_window(user, **window_filters)
+def _compute(user, w: Window, engine: str | None) -> Dashboard:
     f = frames_for(user, engine)
     velocity = m.velocity(f, w.group_by, w.period, w.start, w.end)
     levers = m.levers(f, w.group_by, w.period, w.start, w.end)

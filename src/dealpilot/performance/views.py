@@ -3,6 +3,8 @@ gets 404, like a record they may not see. Each view checks access, calls a selec
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import replace
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -83,7 +85,11 @@ def dashboard(request):
     d = selectors.team_dashboard(request.user, form.filters())
     if not d.charts:
         d.charts.update(_charts(d))
-    context = {"form": form.shown_with({**d.window.query(), "what_if": f"{d.what_if_pct:g}"}), "d": d, "w": d.window, "charts": d.charts,
+    # fresh element ids on every response: htmx "settles" the class of an element whose id was
+    # already on the page, which would strip the new plot's classes (chart-ready) after a swap
+    token = secrets.token_hex(3)
+    shown = {name: replace(c, id=f"{c.id}-{token}") for name, c in d.charts.items()}
+    context = {"form": form.shown_with({**d.window.query(), "what_if": f"{d.what_if_pct:g}"}), "d": d, "w": d.window, "charts": shown,
                "csv": {name: _csv_url(name, d.window) for name in REPORTS},
                "has_filters": bool(request.GET)}
     partial = is_partial(request)
