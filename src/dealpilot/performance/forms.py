@@ -1,0 +1,54 @@
+"""The team dashboard's filters, read from the query string. A bad value is shown as a form error
+and replaced by its default, so a hand-edited address never breaks the page."""
+
+from __future__ import annotations
+
+from django import forms
+
+from dealpilot.analytics.metrics import GROUPS, PERIODS
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+GROUP_LABELS = {"owner": "Rep", "team": "Team", "product": "Product", "source": "Source", "region": "Region"}
+WHAT_IF_DEFAULT = 10.0
+WHAT_IF_LIMIT = 90.0  # a lever moving by 100% or more (a cycle of zero days) means nothing
+
+
+class DashboardFilterForm(forms.Form):
+    period = forms.ChoiceField(choices=[(p, p.capitalize()) for p in PERIODS], required=False, label="Period")
+    start = forms.DateField(required=False, label="From", widget=DATE)
+    end = forms.DateField(required=False, label="To", widget=DATE)
+    group_by = forms.ChoiceField(choices=[("", "Everyone together")] + [(g, GROUP_LABELS[g]) for g in GROUPS],
+                                 required=False, label="Velocity by")
+    what_if = forms.FloatField(required=False, label="Each lever moves by (%)", min_value=-WHAT_IF_LIMIT,
+                               max_value=WHAT_IF_LIMIT, widget=forms.NumberInput(attrs={"step": "1"}))
+
+    def add_prefix(self, field_name: str) -> str:
+        # the query string says "from" and "to", like `dealpilot report --from/--to` and the API
+        return {"start": "from", "end": "to"}.get(field_name, field_name)
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end and start > end:
+            self.add_error("start", "From must be on or before To.")
+            data.pop("start", None)
+        return data
+
+    def shown_with(self, query: dict) -> DashboardFilterForm:
+        """The same form with the defaults that were used filled into the empty fields (the bad
+        values stay, with their errors)."""
+        data = self.data.copy()
+        for key, value in query.items():
+            if not data.get(key):
+                data[key] = value
+        return DashboardFilterForm(data)
+
+    def filters(self) -> dict:
+        """The valid values (None where a field is empty or wrong): period, start, end, group_by, what_if."""
+        self.is_valid()
+        values = {}
+        for name in self.fields:
+            value = None if name in self.errors else self.cleaned_data.get(name)
+            values[name] = value if value not in ("",) else None
+        return values
