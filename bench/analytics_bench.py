@@ -358,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm", type=int, default=3, help="warm dashboards per process")
     parser.add_argument("--skip", action="append", default=[], choices=["sqlite", "postgres", "pandas"],
                         help="leave a database (or the pandas baseline) out")
+    parser.add_argument("--load-only", action="store_true", help="only generate and load the databases (kept for later runs)")
     parser.add_argument("--out", type=Path, default=BENCH / "out")
     parser.add_argument("--write-docs", type=Path, help="replace this benchmark's section of that Markdown file")
     parser.add_argument("--docs-section", default=None, help="name of the docs section (default: the scale)")
@@ -382,6 +383,10 @@ def main(argv: list[str] | None = None) -> int:
         dbs["PostgreSQL"], loads["PostgreSQL"] = ensure_postgres(args.scale, args.seed, env)
     if not dbs:
         raise SystemExit("nothing to measure")
+    if args.load_only:
+        for db, load in loads.items():
+            print(f"{db}: {load}")
+        return 0
 
     results, pandas_by_db, floor = [], {}, None
     for db, url in dbs.items():
