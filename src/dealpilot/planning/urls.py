@@ -1,5 +1,14 @@
-from django.urls import path  # noqa: F401  (the app's pages are added here)
+from django.urls import path
+
+from . import views
 
 app_name = "planning"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.priorities, name="priorities"),
+    path("export/", views.priorities_export, name="priorities_export"),
+    path("accounts/<int:pk>/", views.account, name="account"),
+    path("accounts/<int:pk>/rate/", views.rate, name="rate"),
+    path("scoring-model/", views.scoring_model, name="scoring_model"),
+    path("scoring-model.yaml", views.scoring_model_yaml, name="scoring_model_yaml"),
+]

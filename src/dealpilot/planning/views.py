@@ -1,0 +1,160 @@
+"""Planning pages: priorities (quadrant chart, ranked table, exports), one account's score with
+its ratings, and the scoring-model editor. Each view checks access, calls a service/selector and
+renders; an account the caller may not see is a 404, and so is a page not for their role."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from dealpilot.web.access import leader_required
+from dealpilot.web.charts import chart
+
+from . import selectors, services
+from .exports import to_csv, to_xlsx
+from .forms import PriorityFilterForm, YamlUploadForm, spec_from_post
+from .scoring import QUADRANT_COLOURS, QUADRANTS, SpecError, parse_spec
+
+PAGE_SIZE = 50
+CHART_POINTS = 2000  # the chart shows the highest-priority accounts up to this many
+EXPORT_COLUMNS = ["rank", "account", "quadrant", "treatment", "current_score", "future_score", "won_revenue",
+                  "open_pipeline", "currency", "owner", "industry", "region", "account_id"]
+
+
+def sales_user_required(view):
+    """Signed-in people with sales records (not enablement authors): others get 404."""
+    def wrapped(request, *args, **kwargs):
+        if request.user.role == "enablement" and not request.user.sees_everything:
+            raise Http404("No such page")
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__, wrapped.__doc__ = view.__name__, view.__doc__
+    return login_required(wrapped)
+
+
+def _account_or_404(user, pk: int):
+    try:
+        return services.visible_account(user, pk)
+    except services.NotVisible:
+        raise Http404("No such account") from None
+
+
+def quadrant_chart(rows: list[dict], scores, *, csv_url: str = ""):
+    shown = rows[:CHART_POINTS]
+    largest = max([r["open_pipeline"] for r in shown] + [1.0])
+    fig = go.Figure()
+    for q, (meaning, treatment) in QUADRANTS.items():
+        part = [r for r in shown if r["quadrant"] == q]
+        fig.add_trace(go.Scatter(
+            x=[r["current_score"] for r in part], y=[r["future_score"] for r in part], mode="markers",
+            name=f"{q}: {treatment}", text=[r["account"] for r in part],
+            customdata=[[selectors.account_url(r["account_id"]), r["open_pipeline"]] for r in part],
+            marker={"color": QUADRANT_COLOURS[q], "size": [8 + 32 * (r["open_pipeline"] / largest) ** 0.5 for r in part],
+                    "opacity": 0.75, "line": {"width": 1, "color": "#ffffff"}},
+            hovertemplate="<b>%{text}</b><br>Current %{x:.1f} · Future %{y:.1f}<br>Open pipeline %{customdata[1]:,.0f}"
+                          "<extra>" + q + "</extra>"))
+    fig.add_vline(x=scores.current_threshold, line_dash="dot", line_color="#9ca3af")
+    fig.add_hline(y=scores.future_threshold, line_dash="dot", line_color="#9ca3af")
+    for q, x, y in (("A", 1, 1), ("B", 0, 1), ("C", 1, 0), ("D", 0, 0)):
+        fig.add_annotation(text=f"<b>{q}</b>", xref="paper", yref="paper", x=0.02 + 0.96 * x, y=0.02 + 0.96 * y,
+                           showarrow=False, font={"size": 18, "color": QUADRANT_COLOURS[q]})
+    fig.update_layout(xaxis_title="Current revenue score", yaxis_title="Future revenue score",
+                      xaxis={"range": [-5, 105]}, yaxis={"range": [-5, 105]}, legend={"orientation": "h", "y": -0.2})
+    table = [{"account": r["account"], "quadrant": r["quadrant"], "current": r["current_score"], "future": r["future_score"],
+              "open pipeline": r["open_pipeline"]} for r in shown]
+    return chart(fig, chart_id="quadrants", title="Accounts by current and future revenue", rows=table,
+                 csv_url=csv_url, height=520)
+
+
+@sales_user_required
+def priorities(request):
+    form = PriorityFilterForm(request.GET, user=request.user)
+    scores = selectors.account_scores()
+    rows = selectors.priority_rows(request.user, form.filters(), scores)
+    query = request.GET.urlencode()
+    context = {
+        "form": form, "page": Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page")), "total": len(rows),
+        "counts": selectors.quadrant_counts(rows), "quadrants": QUADRANTS, "scores": scores,
+        "chart": quadrant_chart(rows, scores, csv_url=reverse("planning:priorities_export") + "?" + query),
+        "query": query, "chart_capped": len(rows) > CHART_POINTS, "chart_points": CHART_POINTS,
+        "can_edit_model": services.can_edit_model(request.user),
+    }
+    return render(request, "planning/priorities.html", context)
+
+
+@sales_user_required
+def priorities_export(request):
+    form = PriorityFilterForm(request.GET, user=request.user)
+    rows = selectors.priority_rows(request.user, form.filters())
+    if request.GET.get("format") == "xlsx":
+        response = HttpResponse(to_xlsx({"Priorities": rows}, {"Priorities": EXPORT_COLUMNS}),
+                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        response["Content-Disposition"] = 'attachment; filename="account-priorities.xlsx"'
+        return response
+    response = HttpResponse(to_csv(rows, EXPORT_COLUMNS), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="account-priorities.csv"'
+    return response
+
+
+@sales_user_required
+def account(request, pk: int):
+    acc = _account_or_404(request.user, pk)
+    score = selectors.account_score(acc)
+    return render(request, "planning/account.html", {"account": acc, "score": score, "quadrants": QUADRANTS})
+
+
+@require_POST
+@sales_user_required
+def rate(request, pk: int):
+    acc = _account_or_404(request.user, pk)
+    key = request.POST.get("element", "")
+    try:
+        services.rate_account(request.user, acc.pk, key, request.POST.get("level", ""), request.POST.get("note", ""))
+    except SpecError as exc:
+        messages.error(request, str(exc))
+        response = render(request, "planning/account.html",
+                          {"account": acc, "score": selectors.account_score(acc), "quadrants": QUADRANTS}, status=400)
+        return response
+    messages.success(request, "Rating saved; the scores below include it.")
+    return redirect(reverse("planning:account", args=[acc.pk]) + f"#element-{key}")
+
+
+@require_http_methods(["GET", "POST"])
+@leader_required
+def scoring_model(request):
+    spec = services.active_spec()
+    upload = YamlUploadForm()
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action", "save")
+        try:
+            if action == "upload":
+                upload = YamlUploadForm(request.POST, request.FILES)
+                if not upload.is_valid():
+                    raise SpecError("; ".join(e for errors in upload.errors.values() for e in errors))
+                services.import_yaml(request.user, upload.cleaned_data["file"])
+                messages.success(request, "Scoring model imported.")
+            elif action == "reset":
+                services.reset_to_default(request.user)
+                messages.success(request, "The default scoring model is back.")
+            else:
+                services.save_spec(request.user, parse_spec(spec_from_post(spec, request.POST)))
+                messages.success(request, "Scoring model saved; every account is scored with it now.")
+            return redirect("planning:scoring_model")
+        except (SpecError, ValueError) as exc:
+            messages.error(request, f"Not saved: {exc}")
+            status = 400
+    return render(request, "planning/scoring_model.html", {"spec": spec, "upload": upload}, status=status)
+
+
+@leader_required
+def scoring_model_yaml(request):
+    response = HttpResponse(services.export_yaml(), content_type="application/yaml; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="scoring-model.yaml"'
+    return response

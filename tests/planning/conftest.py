@@ -1,0 +1,11 @@
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def fresh_measures():
+    """Measures are cached per data version; tests that roll back may repeat a version."""
+    from dealpilot.planning.scoring import measure_cache
+
+    measure_cache.clear()
+    yield
+    measure_cache.clear()
