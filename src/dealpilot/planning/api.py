@@ -4,7 +4,6 @@ Accounts go through `visible_to(request.user)`: an id the caller may not see ans
 id that does not exist. The scoring model is read by any sales user and written by leaders and
 admins (others get 404, as on the pages)."""
 
-from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
