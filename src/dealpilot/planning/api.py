@@ -195,3 +195,308 @@ def delete_rating(request, account_id: int, element_key: str):
     except SpecError as exc:
         return 400, {"detail": str(exc)}
     return selectors.account_score(account)
+
+
+# ---- account plans ---------------------------------------------------------------------------------
+
+from datetime import date  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from .models import AccountPlan  # noqa: E402
+
+
+def _plan(request, account_id: int) -> AccountPlan:
+    _account(request, account_id)
+    try:
+        return services.visible_plan(request.user, account_id)
+    except services.NotVisible as exc:
+        raise HttpError(404, str(exc)) from None
+
+
+def _run(call):
+    """A service call; bad input is a 400, something not visible a 404."""
+    try:
+        return call()
+    except services.NotVisible as exc:
+        raise HttpError(404, str(exc)) from None
+    except (ValueError, SpecError) as exc:
+        raise HttpError(400, str(exc)) from None
+
+
+class ActionOut(Schema):
+    id: int
+    title: str
+    owner_id: int | None
+    due_date: date | None
+    status: str
+
+
+class StrategyOut(Schema):
+    id: int
+    text: str
+    actions: list[ActionOut]
+
+    @staticmethod
+    def resolve_actions(obj):
+        return list(obj.actions.all())
+
+
+class ObjectiveOut(Schema):
+    id: int
+    kind: str
+    unit_id: int | None
+    title: str
+    target_amount: Decimal | None
+    strategies: list[StrategyOut]
+
+    @staticmethod
+    def resolve_strategies(obj):
+        return list(obj.strategies.all())
+
+
+class UnitOut(Schema):
+    id: int
+    plan_unit_id: int
+    name: str
+    strategic: bool
+    goals: str
+    pressures: str
+    initiatives: str
+    obstacles: str
+
+    @staticmethod
+    def resolve_name(obj):
+        return obj.plan_unit.name
+
+
+class ResearchOut(Schema):
+    id: int
+    area: str
+    text: str
+    author_id: int | None
+    created_at: datetime
+
+
+class CheckOut(Schema):
+    section: str
+    done: bool
+    missing: str
+
+
+class CompletenessOut(Schema):
+    percent: int
+    done: int
+    total: int
+    checks: list[CheckOut]
+    missing: list[str]
+
+
+class RevenueObjectiveOut(Schema):
+    objective_id: int
+    title: str
+    unit: str
+    target: Decimal | None
+    current: Decimal
+
+
+class ScorecardOut(Schema):
+    currency: str
+    target_revenue: Decimal
+    won_revenue: Decimal
+    revenue_attainment: float | None
+    pipeline_goal: Decimal | None
+    open_pipeline: Decimal
+    pipeline_coverage: float | None
+    revenue_objectives: list[RevenueObjectiveOut]
+    strategic_units: int
+    strategic_units_penetrated: int
+    penetration: float | None
+    actions: int
+    actions_done: int
+    actions_overdue: int
+
+
+class PlanOut(Schema):
+    id: int
+    account_id: int
+    title: str
+    period_start: date
+    period_end: date
+    review_date: date | None
+    pipeline_goal: Decimal | None
+    currency: str
+    summary: str
+    units: list[UnitOut]
+    research: list[ResearchOut]
+    objectives: list[ObjectiveOut]
+    completeness: CompletenessOut
+    scorecard: ScorecardOut
+
+
+def _plan_out(request, account_id: int) -> dict:
+    plan = _plan(request, account_id)
+    d = selectors.plan_detail(request.user, plan)
+    p = d["plan"]
+    return {**{f: getattr(p, f) for f in ("id", "account_id", "title", "period_start", "period_end", "review_date",
+                                          "pipeline_goal", "currency", "summary")},
+            "units": d["units"], "research": list(p.research.all()), "objectives": d["objectives"],
+            "completeness": d["completeness"], "scorecard": d["scorecard"]}
+
+
+class PlanCreateIn(Schema):
+    title: str = ""
+    period_start: date | None = None
+    period_end: date | None = None
+
+
+class PlanPatchIn(Schema):
+    title: str | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+    review_date: date | None = None
+    pipeline_goal: Decimal | None = None
+    summary: str | None = None
+
+
+class UnitIn(Schema):
+    plan_unit_id: int
+    strategic: bool = False
+
+
+class UnitPatchIn(Schema):
+    strategic: bool | None = None
+    goals: str | None = None
+    pressures: str | None = None
+    initiatives: str | None = None
+    obstacles: str | None = None
+
+
+class ResearchIn(Schema):
+    area: Literal["customer", "competitor", "company"]
+    text: str
+
+
+class ObjectiveIn(Schema):
+    kind: Literal["revenue", "business_development", "account"]
+    title: str
+    unit_id: int | None = None
+    target_amount: Decimal | None = None
+
+
+class StrategyIn(Schema):
+    text: str
+
+
+class ActionIn(Schema):
+    title: str
+    owner_id: int | None = None
+    due_date: date | None = None
+
+
+class ActionPatchIn(Schema):
+    status: Literal["open", "in_progress", "done", "cancelled"] | None = None
+    due_date: date | None = None
+    owner_id: int | None = None
+
+
+PLAN_RESPONSES = {200: PlanOut, 400: Problem, 404: NotFound}
+
+
+@router.get("/accounts/{account_id}/plan", response={200: PlanOut, 404: NotFound})
+def get_plan(request, account_id: int):
+    return _plan_out(request, account_id)
+
+
+@router.post("/accounts/{account_id}/plan", response={201: PlanOut, 400: Problem, 404: NotFound})
+def create_plan(request, account_id: int, body: PlanCreateIn):
+    _account(request, account_id)
+    _run(lambda: services.create_plan(request.user, account_id, **body.dict()))
+    return 201, _plan_out(request, account_id)
+
+
+@router.patch("/accounts/{account_id}/plan", response=PLAN_RESPONSES)
+def patch_plan(request, account_id: int, body: PlanPatchIn):
+    _plan(request, account_id)
+    changes = body.dict(exclude_unset=True)
+    _run(lambda: services.update_plan(request.user, account_id, **changes))
+    return _plan_out(request, account_id)
+
+
+@router.post("/accounts/{account_id}/plan/units", response=PLAN_RESPONSES)
+def add_unit(request, account_id: int, body: UnitIn):
+    _plan(request, account_id)
+    _run(lambda: services.add_unit(request.user, account_id, body.plan_unit_id, strategic=body.strategic))
+    return _plan_out(request, account_id)
+
+
+@router.patch("/accounts/{account_id}/plan/units/{unit_id}", response=PLAN_RESPONSES)
+def patch_unit(request, account_id: int, unit_id: int, body: UnitPatchIn):
+    plan = _plan(request, account_id)
+    if not plan.units.filter(pk=unit_id).exists():
+        raise HttpError(404, f"Unit {unit_id} not found")
+    _run(lambda: services.update_unit(request.user, unit_id, **body.dict(exclude_unset=True)))
+    return _plan_out(request, account_id)
+
+
+@router.delete("/accounts/{account_id}/plan/units/{unit_id}", response=PLAN_RESPONSES)
+def delete_unit(request, account_id: int, unit_id: int):
+    plan = _plan(request, account_id)
+    if not plan.units.filter(pk=unit_id).exists():
+        raise HttpError(404, f"Unit {unit_id} not found")
+    _run(lambda: services.remove_unit(request.user, unit_id))
+    return _plan_out(request, account_id)
+
+
+@router.post("/accounts/{account_id}/plan/research", response=PLAN_RESPONSES)
+def add_research(request, account_id: int, body: ResearchIn):
+    _plan(request, account_id)
+    _run(lambda: services.add_research(request.user, account_id, body.area, body.text))
+    return _plan_out(request, account_id)
+
+
+@router.post("/accounts/{account_id}/plan/objectives", response=PLAN_RESPONSES)
+def add_objective(request, account_id: int, body: ObjectiveIn):
+    _plan(request, account_id)
+    _run(lambda: services.add_objective(request.user, account_id, body.kind, body.title, unit_id=body.unit_id,
+                                        target_amount=body.target_amount))
+    return _plan_out(request, account_id)
+
+
+@router.post("/accounts/{account_id}/plan/objectives/{objective_id}/strategies", response=PLAN_RESPONSES)
+def add_strategy(request, account_id: int, objective_id: int, body: StrategyIn):
+    plan = _plan(request, account_id)
+    if not plan.objectives.filter(pk=objective_id).exists():
+        raise HttpError(404, f"Objective {objective_id} not found")
+    _run(lambda: services.add_strategy(request.user, objective_id, body.text))
+    return _plan_out(request, account_id)
+
+
+@router.post("/accounts/{account_id}/plan/strategies/{strategy_id}/actions", response=PLAN_RESPONSES)
+def add_action(request, account_id: int, strategy_id: int, body: ActionIn):
+    plan = _plan(request, account_id)
+    if not services.Strategy.objects.filter(pk=strategy_id, objective__plan=plan).exists():
+        raise HttpError(404, f"Strategy {strategy_id} not found")
+    _run(lambda: services.add_action(request.user, strategy_id, body.title, owner_id=body.owner_id, due_date=body.due_date))
+    return _plan_out(request, account_id)
+
+
+@router.patch("/accounts/{account_id}/plan/actions/{action_id}", response=PLAN_RESPONSES)
+def patch_action(request, account_id: int, action_id: int, body: ActionPatchIn):
+    plan = _plan(request, account_id)
+    if not services.Action.objects.filter(pk=action_id, strategy__objective__plan=plan).exists():
+        raise HttpError(404, f"Action {action_id} not found")
+    _run(lambda: services.update_action(request.user, action_id, **body.dict(exclude_unset=True)))
+    return _plan_out(request, account_id)
+
+
+@router.delete("/accounts/{account_id}/plan/{kind}/{item_id}", response=PLAN_RESPONSES)
+def delete_item(request, account_id: int, kind: Literal["research", "objective", "strategy", "action"], item_id: int):
+    plan = _plan(request, account_id)
+    owned = {"research": services.ResearchNote.objects.filter(plan=plan),
+             "objective": services.Objective.objects.filter(plan=plan),
+             "strategy": services.Strategy.objects.filter(objective__plan=plan),
+             "action": services.Action.objects.filter(strategy__objective__plan=plan)}[kind]
+    if not owned.filter(pk=item_id).exists():
+        raise HttpError(404, f"{kind.title()} {item_id} not found")
+    _run(lambda: services.delete_plan_item(request.user, kind, item_id))
+    return _plan_out(request, account_id)

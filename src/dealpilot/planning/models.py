@@ -75,3 +75,122 @@ class AccountRating(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "element_key"], name="planning_one_rating_per_element")]
+
+
+# ---- account plans ---------------------------------------------------------------------------------
+
+MONEY = {"max_digits": 18, "decimal_places": 2}
+
+
+class AccountPlan(models.Model):
+    """One strategic plan per account; visible and editable to whoever may see the account."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="account_plan")
+    title = models.CharField(max_length=200)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    review_date = models.DateField(null=True, blank=True, help_text="When the team reviews the plan next")
+    pipeline_goal = models.DecimalField(**MONEY, null=True, blank=True, help_text="Open pipeline the plan aims for")
+    currency = models.CharField(max_length=3, default="USD")
+    summary = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class PlanScope(models.Model):
+    """A plan unit (crm PlanUnit) the plan covers, with the customer's goals, pressures,
+    initiatives and obstacles in that unit."""
+
+    plan = models.ForeignKey(AccountPlan, on_delete=models.CASCADE, related_name="units")
+    plan_unit = models.ForeignKey("crm.PlanUnit", on_delete=models.CASCADE, related_name="+")
+    strategic = models.BooleanField(default=False, help_text="A unit where we can uniquely deliver value")
+    goals = models.TextField(blank=True)
+    pressures = models.TextField(blank=True)
+    initiatives = models.TextField(blank=True)
+    obstacles = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["plan", "plan_unit"], name="planning_unit_once_per_plan")]
+
+    def __str__(self) -> str:
+        return str(self.plan_unit)
+
+
+class ResearchArea(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    COMPETITOR = "competitor", "Competitor"
+    COMPANY = "company", "Our company"
+
+
+class ResearchNote(models.Model):
+    plan = models.ForeignKey(AccountPlan, on_delete=models.CASCADE, related_name="research")
+    area = models.CharField(max_length=12, choices=ResearchArea.choices)
+    text = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["area", "id"]
+
+
+class ObjectiveKind(models.TextChoices):
+    REVENUE = "revenue", "Revenue objective"
+    BUSINESS_DEVELOPMENT = "business_development", "Business-development objective"
+    ACCOUNT = "account", "Account objective"
+
+
+class Objective(models.Model):
+    plan = models.ForeignKey(AccountPlan, on_delete=models.CASCADE, related_name="objectives")
+    kind = models.CharField(max_length=24, choices=ObjectiveKind.choices)
+    unit = models.ForeignKey(PlanScope, null=True, blank=True, on_delete=models.CASCADE, related_name="objectives",
+                             help_text="Empty: the whole account")
+    title = models.CharField(max_length=300)
+    target_amount = models.DecimalField(**MONEY, null=True, blank=True, help_text="Revenue target / potential")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "id"]
+
+
+class Strategy(models.Model):
+    objective = models.ForeignKey(Objective, on_delete=models.CASCADE, related_name="strategies")
+    text = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "strategies"
+
+
+class ActionStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Action(models.Model):
+    strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="actions")
+    title = models.CharField(max_length=300)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    due_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=ActionStatus.choices, default=ActionStatus.OPEN)
+
+    class Meta:
+        ordering = ["due_date", "id"]
+
+
+class PlanEvent(models.Model):
+    """The plan's history: who changed what, when (kept, never edited)."""
+
+    plan = models.ForeignKey(AccountPlan, on_delete=models.CASCADE, related_name="history")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    summary = models.CharField(max_length=300)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]

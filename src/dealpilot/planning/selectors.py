@@ -133,3 +133,133 @@ def account_score(account: Account, scores: Scores | None = None) -> dict:
         "won_revenue": float(row["measure.won_revenue"]), "open_pipeline": float(row["measure.open_pipeline"]),
         "elements": parts, "model": scores.spec.name,
     }
+
+
+# ---- account plans ---------------------------------------------------------------------------------
+
+from collections import defaultdict  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from django.db.models import Prefetch  # noqa: E402
+
+from dealpilot.crm.models import Opportunity, OpportunityContactRole, PlanUnit, User  # noqa: E402
+
+from .models import AccountPlan, Action, ActionStatus, Objective, ObjectiveKind, ResearchArea, Strategy  # noqa: E402
+
+UNIT_SECTIONS = ("goals", "pressures", "initiatives", "obstacles")
+
+
+def load_plan(plan_id: int) -> AccountPlan:
+    """A plan with everything the page shows, in a fixed number of queries."""
+    actions = Action.objects.select_related("owner")
+    strategies = Strategy.objects.prefetch_related(Prefetch("actions", queryset=actions))
+    objectives = Objective.objects.select_related("unit__plan_unit").prefetch_related(Prefetch("strategies", queryset=strategies))
+    return (AccountPlan.objects.select_related("account", "account__owner", "created_by")
+            .prefetch_related("units__plan_unit", "research__author", Prefetch("objectives", queryset=objectives))
+            .get(pk=plan_id))
+
+
+def opportunity_units(account_id: int) -> dict[int, int | None]:
+    """Which plan unit each of the account's opportunities is for: the unit of its primary
+    contact, else of its first contact with a unit (None when no contact has one)."""
+    found: dict[int, int | None] = {}
+    roles = (OpportunityContactRole.objects.filter(opportunity__account_id=account_id, contact__plan_unit_id__isnull=False)
+             .order_by("opportunity_id", "-is_primary", "id").values_list("opportunity_id", "contact__plan_unit_id"))
+    for opp_id, unit_id in roles:
+        found.setdefault(opp_id, unit_id)
+    return found
+
+
+def plan_scorecard(plan: AccountPlan, today: date | None = None) -> dict:
+    """Target revenue vs won, pipeline goal vs open pipeline, per-unit revenue objectives vs their
+    current opportunities, penetration of the strategic units, actions overdue."""
+    today = today or timezone.localdate()
+    opps = list(Opportunity.objects.filter(account_id=plan.account_id).values("id", "amount", "is_closed", "is_won", "close_date"))
+    unit_of = opportunity_units(plan.account_id)
+    in_period = [o for o in opps if o["close_date"] and plan.period_start <= o["close_date"] <= plan.period_end]
+    in_period_ids = {o["id"] for o in in_period}
+    won = sum((o["amount"] or Decimal(0)) for o in in_period if o["is_won"])
+    open_pipeline = sum((o["amount"] or Decimal(0)) for o in opps if not o["is_closed"])
+    current_by_unit: dict[int | None, Decimal] = defaultdict(Decimal)  # open or won, closing in the period
+    active_units: set[int] = set()
+    for o in opps:
+        unit = unit_of.get(o["id"])
+        if (not o["is_closed"]) or (o["is_won"] and o["id"] in in_period_ids):
+            if unit:
+                active_units.add(unit)
+        if o["id"] in in_period_ids and (o["is_won"] or not o["is_closed"]):
+            current_by_unit[unit] += o["amount"] or Decimal(0)
+    objectives = list(plan.objectives.all())
+    revenue = [ob for ob in objectives if ob.kind == ObjectiveKind.REVENUE]
+    target = sum((ob.target_amount or Decimal(0)) for ob in revenue)
+    strategic = [u for u in plan.units.all() if u.strategic]
+    penetrated = [u for u in strategic if u.plan_unit_id in active_units]
+    actions = [a for ob in objectives for s in ob.strategies.all() for a in s.actions.all()]
+    overdue = [a for a in actions if a.status in (ActionStatus.OPEN, ActionStatus.IN_PROGRESS) and a.due_date and a.due_date < today]
+    return {
+        "currency": plan.currency,
+        "target_revenue": target, "won_revenue": won, "revenue_attainment": float(won / target) if target else None,
+        "pipeline_goal": plan.pipeline_goal, "open_pipeline": open_pipeline,
+        "pipeline_coverage": float(open_pipeline / plan.pipeline_goal) if plan.pipeline_goal else None,
+        "revenue_objectives": [{
+            "objective_id": ob.pk, "title": ob.title, "unit": ob.unit.plan_unit.name if ob.unit else "",
+            "target": ob.target_amount, "current": current_by_unit.get(ob.unit.plan_unit_id if ob.unit else None, Decimal(0)),
+        } for ob in revenue],
+        "strategic_units": len(strategic), "strategic_units_penetrated": len(penetrated),
+        "penetration": len(penetrated) / len(strategic) if strategic else None,
+        "actions": len(actions), "actions_done": sum(a.status == ActionStatus.DONE for a in actions),
+        "actions_overdue": len(overdue), "overdue": [{"id": a.pk, "title": a.title, "due_date": a.due_date} for a in overdue],
+    }
+
+
+def plan_completeness(plan: AccountPlan) -> dict:
+    """Which sections of the plan are filled, as checks with what is missing; percent = share done."""
+    checks: list[dict] = []
+
+    def check(section: str, done: bool, missing: str) -> None:
+        checks.append({"section": section, "done": bool(done), "missing": "" if done else missing})
+
+    areas = {n.area for n in plan.research.all()}
+    for area, label in ResearchArea.choices:
+        check("Research", area in areas, f"No research note on the {label.lower()}")
+    units = list(plan.units.all())
+    check("Plan units", units, "No plan unit chosen")
+    check("Plan units", any(u.strategic for u in units), "No unit marked strategic")
+    objectives = list(plan.objectives.all())
+    for u in units:
+        for section in UNIT_SECTIONS:
+            check(f"Unit {u.plan_unit.name}", getattr(u, section).strip(), f"{u.plan_unit.name}: no {section}")
+        check(f"Unit {u.plan_unit.name}", any(o.kind == ObjectiveKind.REVENUE and o.unit_id == u.pk for o in objectives),
+              f"{u.plan_unit.name}: no revenue objective")
+    check("Objectives", any(o.kind == ObjectiveKind.ACCOUNT for o in objectives), "No account objective")
+    for o in objectives:
+        strategies = list(o.strategies.all())
+        check("Objectives", strategies, f"Objective “{o.title}”: no strategy")
+        for s in strategies:
+            acts = list(s.actions.all())
+            check("Objectives", acts, f"Strategy “{s.text}”: no action")
+            for a in acts:
+                check("Actions", a.owner_id and a.due_date, f"Action “{a.title}”: no owner or due date")
+    check("Cadence", plan.review_date, "No review date")
+    done = sum(c["done"] for c in checks)
+    return {"percent": round(100 * done / len(checks)) if checks else 0, "done": done, "total": len(checks),
+            "checks": checks, "missing": [c["missing"] for c in checks if not c["done"]]}
+
+
+def plan_detail(user, plan: AccountPlan) -> dict:
+    plan = load_plan(plan.pk)
+    chosen = {u.plan_unit_id for u in plan.units.all()}
+    research = {area: [] for area, _ in ResearchArea.choices}
+    for note in plan.research.all():
+        research[note.area].append(note)
+    return {
+        "plan": plan, "account": plan.account, "units": list(plan.units.all()),
+        "available_units": list(PlanUnit.objects.filter(account_id=plan.account_id).exclude(pk__in=chosen).order_by("name")),
+        "research": [(area, label, research[area]) for area, label in ResearchArea.choices],
+        "objectives": list(plan.objectives.all()),
+        "completeness": plan_completeness(plan), "scorecard": plan_scorecard(plan),
+        "history": list(plan.history.select_related("actor")[:30]),
+        "action_statuses": ActionStatus.choices, "objective_kinds": ObjectiveKind.choices,
+        "people": list(User.objects.visible_to(user).filter(is_active=True).exclude(role="enablement")
+                       .order_by("full_name", "username")[:500]),
+    }

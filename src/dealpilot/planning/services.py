@@ -131,3 +131,240 @@ def rate_account(user, account_id: int, element_key: str, level: str, note: str 
         rating, _ = AccountRating.objects.update_or_create(
             account=account, element_key=element_key, defaults={"level": level, "note": note, "rated_by": user})
     return rating
+
+
+# ---- account plans ------------------------------------------------------------------------------------
+
+from datetime import date  # noqa: E402
+
+from django.utils import timezone  # noqa: E402
+
+from dealpilot.crm.models import PlanUnit, User  # noqa: E402
+
+from .models import (  # noqa: E402
+    AccountPlan,
+    Action,
+    ActionStatus,
+    Objective,
+    ObjectiveKind,
+    PlanEvent,
+    PlanScope,
+    ResearchArea,
+    ResearchNote,
+    Strategy,
+)
+
+TEXT_LIMIT = 10_000
+
+
+def _text(value: str, label: str, *, required: bool = False, limit: int = TEXT_LIMIT) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ValueError(f"{label} is required")
+    if len(value) > limit:
+        raise ValueError(f"{label} is longer than {limit:,} characters")
+    return value
+
+
+def _log(plan: AccountPlan, user, summary: str) -> None:
+    PlanEvent.objects.create(plan=plan, actor=user if getattr(user, "pk", None) else None, summary=summary[:300])
+    AccountPlan.objects.filter(pk=plan.pk).update(updated_at=timezone.now())
+
+
+def visible_plan(user, account_id: int) -> AccountPlan:
+    """The plan of an account the user may see (NotVisible when either is missing)."""
+    account = visible_account(user, account_id)
+    plan = AccountPlan.objects.filter(account=account).select_related("account").first()
+    if plan is None:
+        raise NotVisible(f"Account {account_id} has no plan")
+    return plan
+
+
+def _plan_child(user, model, pk: int, plan_path: str):
+    """A plan's record (unit, objective, ...) whose account the user may see."""
+    from dealpilot.crm.models import Account
+
+    visible = Account.objects.visible_to(user).values("id")
+    obj = model.objects.filter(pk=pk, **{f"{plan_path}__account_id__in": visible}).first()
+    if obj is None:
+        raise NotVisible(f"{model._meta.verbose_name.capitalize()} {pk} not found")
+    return obj
+
+
+def default_period(today: date | None = None) -> tuple[date, date]:
+    today = today or timezone.localdate()
+    return date(today.year, 1, 1), date(today.year, 12, 31)
+
+
+def create_plan(user, account_id: int, *, title: str = "", period_start: date | None = None,
+                period_end: date | None = None) -> AccountPlan:
+    account = visible_account(user, account_id)
+    start, end = default_period()
+    start, end = period_start or start, period_end or end
+    if end < start:
+        raise ValueError("the plan period ends before it starts")
+    with transaction.atomic():
+        if AccountPlan.objects.filter(account=account).exists():
+            raise ValueError("the account has a plan already")
+        plan = AccountPlan.objects.create(account=account, title=_text(title, "Title", limit=200) or f"{account.name} account plan",
+                                          period_start=start, period_end=end, currency=account.currency, created_by=user)
+        _log(plan, user, "Plan created")
+    return plan
+
+
+PLAN_FIELDS = ("title", "period_start", "period_end", "review_date", "pipeline_goal", "summary")
+
+
+def update_plan(user, account_id: int, **changes) -> AccountPlan:
+    plan = visible_plan(user, account_id)
+    unknown = set(changes) - set(PLAN_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown plan fields: {', '.join(sorted(unknown))}")
+    for name, value in changes.items():
+        if name == "title":
+            value = _text(value, "Title", required=True, limit=200)
+        elif name == "summary":
+            value = _text(value, "Summary")
+        elif name == "pipeline_goal" and value is not None:
+            value = Decimal(str(value))
+            if value < 0:
+                raise ValueError("the pipeline goal is negative")
+        setattr(plan, name, value)
+    if plan.period_end < plan.period_start:
+        raise ValueError("the plan period ends before it starts")
+    with transaction.atomic():
+        plan.save()
+        _log(plan, user, "Plan changed: " + ", ".join(n.replace("_", " ") for n in changes))
+    return plan
+
+
+def add_unit(user, account_id: int, plan_unit_id: int, *, strategic: bool = False) -> PlanScope:
+    plan = visible_plan(user, account_id)
+    unit = PlanUnit.objects.filter(pk=plan_unit_id, account_id=plan.account_id).first()
+    if unit is None:
+        raise ValueError("choose one of the account's plan units")
+    with transaction.atomic():
+        scope, created = PlanScope.objects.get_or_create(plan=plan, plan_unit=unit, defaults={"strategic": strategic})
+        if created:
+            _log(plan, user, f"Unit added: {unit.name}")
+    return scope
+
+
+UNIT_FIELDS = ("strategic", "goals", "pressures", "initiatives", "obstacles")
+
+
+def update_unit(user, scope_id: int, **changes) -> PlanScope:
+    scope = _plan_child(user, PlanScope, scope_id, "plan")
+    unknown = set(changes) - set(UNIT_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown unit fields: {', '.join(sorted(unknown))}")
+    for name, value in changes.items():
+        setattr(scope, name, bool(value) if name == "strategic" else _text(value, name.title()))
+    with transaction.atomic():
+        scope.save()
+        _log(scope.plan, user, f"Unit {scope.plan_unit.name}: " + ", ".join(changes))
+    return scope
+
+
+def remove_unit(user, scope_id: int) -> None:
+    scope = _plan_child(user, PlanScope, scope_id, "plan")
+    with transaction.atomic():
+        _log(scope.plan, user, f"Unit removed: {scope.plan_unit.name}")
+        scope.delete()
+
+
+def add_research(user, account_id: int, area: str, text: str) -> ResearchNote:
+    plan = visible_plan(user, account_id)
+    if area not in ResearchArea.values:
+        raise ValueError(f"area must be one of {', '.join(ResearchArea.values)}")
+    with transaction.atomic():
+        note = ResearchNote.objects.create(plan=plan, area=area, text=_text(text, "The note", required=True), author=user)
+        _log(plan, user, f"Research note ({area})")
+    return note
+
+
+def add_objective(user, account_id: int, kind: str, title: str, *, unit_id: int | None = None,
+                  target_amount=None) -> Objective:
+    plan = visible_plan(user, account_id)
+    if kind not in ObjectiveKind.values:
+        raise ValueError(f"kind must be one of {', '.join(ObjectiveKind.values)}")
+    unit = None
+    if unit_id:
+        unit = PlanScope.objects.filter(pk=unit_id, plan=plan).first()
+        if unit is None:
+            raise ValueError("the unit is not one of the plan's units")
+    if kind in (ObjectiveKind.REVENUE, ObjectiveKind.BUSINESS_DEVELOPMENT) and unit is None:
+        raise ValueError("a revenue or business-development objective is for one plan unit")
+    amount = None if target_amount in (None, "") else Decimal(str(target_amount))
+    if amount is not None and amount < 0:
+        raise ValueError("the target is negative")
+    if kind == ObjectiveKind.REVENUE and amount is None:
+        raise ValueError("a revenue objective needs a target amount")
+    with transaction.atomic():
+        objective = Objective.objects.create(plan=plan, kind=kind, unit=unit, title=_text(title, "Title", required=True, limit=300),
+                                             target_amount=amount)
+        _log(plan, user, f"Objective added: {objective.title}")
+    return objective
+
+
+def add_strategy(user, objective_id: int, text: str) -> Strategy:
+    objective = _plan_child(user, Objective, objective_id, "plan")
+    with transaction.atomic():
+        strategy = Strategy.objects.create(objective=objective, text=_text(text, "The strategy", required=True, limit=500))
+        _log(objective.plan, user, f"Strategy added: {strategy.text}")
+    return strategy
+
+
+def _owner(user, owner_id: int | None):
+    if owner_id is None:
+        return None
+    owner = User.objects.filter(pk=owner_id, is_active=True).first()
+    if owner is None:
+        raise ValueError("the action's owner is not an active user")
+    return owner
+
+
+def add_action(user, strategy_id: int, title: str, *, owner_id: int | None = None, due_date: date | None = None) -> Action:
+    strategy = _plan_child(user, Strategy, strategy_id, "objective__plan")
+    with transaction.atomic():
+        action = Action.objects.create(strategy=strategy, title=_text(title, "The action", required=True, limit=300),
+                                       owner=_owner(user, owner_id), due_date=due_date)
+        _log(strategy.objective.plan, user, f"Action added: {action.title}")
+    return action
+
+
+def update_action(user, action_id: int, *, status: str | None = None, due_date: date | None = None,
+                  owner_id: int | None = None) -> Action:
+    action = _plan_child(user, Action, action_id, "strategy__objective__plan")
+    if status is not None:
+        if status not in ActionStatus.values:
+            raise ValueError(f"status must be one of {', '.join(ActionStatus.values)}")
+        action.status = status
+    if due_date is not None:
+        action.due_date = due_date
+    if owner_id is not None:
+        action.owner = _owner(user, owner_id)
+    with transaction.atomic():
+        action.save()
+        _log(action.strategy.objective.plan, user, f"Action {action.title}: {action.get_status_display()}")
+    return action
+
+
+def delete_plan_item(user, kind: str, pk: int) -> None:
+    """Remove a research note, objective, strategy or action of a plan the user may see."""
+    paths = {"research": (ResearchNote, "plan"), "objective": (Objective, "plan"),
+             "strategy": (Strategy, "objective__plan"), "action": (Action, "strategy__objective__plan")}
+    if kind not in paths:
+        raise ValueError(f"kind must be one of {', '.join(paths)}")
+    model, path = paths[kind]
+    obj = _plan_child(user, model, pk, path)
+    plan = AccountPlan.objects.get(pk=obj.pk if model is AccountPlan else _plan_id(obj, path))
+    with transaction.atomic():
+        _log(plan, user, f"Removed a {kind}")
+        obj.delete()
+
+
+def _plan_id(obj, path: str) -> int:
+    for part in path.split("__")[:-1]:
+        obj = getattr(obj, part)
+    return obj.plan_id

@@ -9,6 +9,8 @@ urlpatterns = [
     path("export/", views.priorities_export, name="priorities_export"),
     path("accounts/<int:pk>/", views.account, name="account"),
     path("accounts/<int:pk>/rate/", views.rate, name="rate"),
+    path("accounts/<int:pk>/plan/", views.plan, name="plan"),
+    path("accounts/<int:pk>/plan/edit/", views.plan_edit, name="plan_edit"),
     path("scoring-model/", views.scoring_model, name="scoring_model"),
     path("scoring-model.yaml", views.scoring_model_yaml, name="scoring_model_yaml"),
 ]

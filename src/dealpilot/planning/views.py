@@ -106,7 +106,8 @@ def priorities_export(request):
 def account(request, pk: int):
     acc = _account_or_404(request.user, pk)
     score = selectors.account_score(acc)
-    return render(request, "planning/account.html", {"account": acc, "score": score, "quadrants": QUADRANTS})
+    return render(request, "planning/account.html", {"account": acc, "score": score, "quadrants": QUADRANTS,
+                                                     "plan": services.AccountPlan.objects.filter(account=acc).first()})
 
 
 @require_POST
@@ -119,7 +120,8 @@ def rate(request, pk: int):
     except SpecError as exc:
         messages.error(request, str(exc))
         response = render(request, "planning/account.html",
-                          {"account": acc, "score": selectors.account_score(acc), "quadrants": QUADRANTS}, status=400)
+                          {"account": acc, "score": selectors.account_score(acc), "quadrants": QUADRANTS,
+                           "plan": services.AccountPlan.objects.filter(account=acc).first()}, status=400)
         return response
     messages.success(request, "Rating saved; the scores below include it.")
     return redirect(reverse("planning:account", args=[acc.pk]) + f"#element-{key}")
@@ -158,3 +160,128 @@ def scoring_model_yaml(request):
     response = HttpResponse(services.export_yaml(), content_type="application/yaml; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="scoring-model.yaml"'
     return response
+
+
+# ---- account plans ---------------------------------------------------------------------------------
+
+from datetime import date as _date  # noqa: E402
+
+
+def _plan_or_404(user, pk: int):
+    try:
+        return services.visible_plan(user, pk)
+    except services.NotVisible:
+        raise Http404("No such plan") from None
+
+
+def _date_or_none(value: str | None):
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return _date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _int_or_none(value: str | None):
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number") from None
+
+
+def _amount_or_none(value: str | None):
+    value = (value or "").strip().replace(",", "")
+    if not value:
+        return None
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount") from None
+
+
+def _plan_page(request, plan, status: int = 200):
+    context = selectors.plan_detail(request.user, plan)
+    context["score"] = selectors.account_score(plan.account)
+    return render(request, "planning/plan.html", context, status=status)
+
+
+@sales_user_required
+def plan(request, pk: int):
+    acc = _account_or_404(request.user, pk)
+    existing = services.AccountPlan.objects.filter(account=acc).first()
+    if existing is None:
+        return redirect("planning:account", pk=acc.pk)
+    return _plan_page(request, existing)
+
+
+# op -> (service call built from the POST, anchor to return to)
+def _plan_operation(user, account_id: int, op: str, post) -> str:
+    if op == "update_plan":
+        changes = {"title": post.get("title", ""), "summary": post.get("summary", ""),
+                   "review_date": _date_or_none(post.get("review_date")),
+                   "pipeline_goal": _amount_or_none(post.get("pipeline_goal"))}
+        for name in ("period_start", "period_end"):
+            if post.get(name):
+                changes[name] = _date_or_none(post.get(name))
+        services.update_plan(user, account_id, **changes)
+        return "plan"
+    if op == "add_unit":
+        services.add_unit(user, account_id, _int_or_none(post.get("plan_unit")) or 0, strategic=post.get("strategic") == "on")
+        return "units"
+    if op == "update_unit":
+        fields = {name: post.get(name, "") for name in ("goals", "pressures", "initiatives", "obstacles")}
+        services.update_unit(user, _int_or_none(post.get("unit")) or 0, strategic=post.get("strategic") == "on", **fields)
+        return f"unit-{post.get('unit')}"
+    if op == "remove_unit":
+        services.remove_unit(user, _int_or_none(post.get("unit")) or 0)
+        return "units"
+    if op == "add_research":
+        services.add_research(user, account_id, post.get("area", ""), post.get("text", ""))
+        return "research"
+    if op == "add_objective":
+        services.add_objective(user, account_id, post.get("kind", ""), post.get("title", ""),
+                               unit_id=_int_or_none(post.get("unit")), target_amount=_amount_or_none(post.get("target_amount")))
+        return "objectives"
+    if op == "add_strategy":
+        services.add_strategy(user, _int_or_none(post.get("objective")) or 0, post.get("text", ""))
+        return "objectives"
+    if op == "add_action":
+        services.add_action(user, _int_or_none(post.get("strategy")) or 0, post.get("title", ""),
+                            owner_id=_int_or_none(post.get("owner")), due_date=_date_or_none(post.get("due_date")))
+        return "objectives"
+    if op == "update_action":
+        services.update_action(user, _int_or_none(post.get("action")) or 0, status=post.get("status") or None)
+        return "objectives"
+    if op == "delete":
+        services.delete_plan_item(user, post.get("kind", ""), _int_or_none(post.get("id")) or 0)
+        return "objectives" if post.get("kind") != "research" else "research"
+    raise ValueError("unknown operation")
+
+
+@require_POST
+@sales_user_required
+def plan_edit(request, pk: int):
+    acc = _account_or_404(request.user, pk)
+    op = request.POST.get("op", "")
+    if op == "create":
+        try:
+            services.create_plan(request.user, acc.pk, title=request.POST.get("title", ""))
+        except ValueError as exc:
+            messages.error(request, str(exc))
+        return redirect("planning:plan", pk=acc.pk)
+    plan_obj = _plan_or_404(request.user, acc.pk)
+    try:
+        anchor = _plan_operation(request.user, acc.pk, op, request.POST)
+    except services.NotVisible:
+        raise Http404("No such record") from None
+    except ValueError as exc:
+        messages.error(request, f"Not saved: {exc}")
+        return _plan_page(request, plan_obj, status=400)
+    return redirect(reverse("planning:plan", args=[acc.pk]) + f"#{anchor}")
