@@ -500,3 +500,176 @@ def delete_item(request, account_id: int, kind: Literal["research", "objective",
         raise HttpError(404, f"{kind.title()} {item_id} not found")
     _run(lambda: services.delete_plan_item(request.user, kind, item_id))
     return _plan_out(request, account_id)
+
+
+# ---- people and influence, white space, account leads ---------------------------------------------------
+
+
+class PersonOut(Schema):
+    id: int
+    name: str
+    title: str
+    unit: str
+    reports_to_id: int | None
+    has_left: bool
+    decision_role: str
+    role_from: str
+    power: str
+    attitude: str
+    decision_style: str
+    key_person: bool
+    last_contact: date | None
+    days_since_contact: int | None
+    last_direction: str
+    last_by: str
+    client_initiated_share: float | None
+    lapsed: bool
+
+
+class InfluenceOut(Schema):
+    id: int
+    source_id: int
+    target_id: int
+    note: str
+
+
+class PeopleOut(Schema):
+    people: list[PersonOut]
+    influences: list[InfluenceOut]
+    gaps: list[str]
+    alerts: list[str]
+    days_since_contact: int | None
+
+
+class ProfileIn(Schema):
+    decision_role: str = ""
+    power: Literal["", "high", "medium", "low"] = ""
+    attitude: Literal["", "champion", "supporter", "neutral", "sceptic", "opponent"] = ""
+    decision_style: Literal["", "analytical", "driver", "amiable", "expressive"] = ""
+    key_person: bool = False
+
+
+class InfluenceIn(Schema):
+    source_id: int
+    target_id: int
+    note: str = ""
+
+
+PEOPLE_RESPONSES = {200: PeopleOut, 400: Problem, 404: NotFound}
+
+
+@router.get("/accounts/{account_id}/people", response={200: PeopleOut, 404: NotFound})
+def get_people(request, account_id: int):
+    return selectors.people_map(_account(request, account_id))
+
+
+@router.put("/accounts/{account_id}/people/{contact_id}", response=PEOPLE_RESPONSES)
+def put_profile(request, account_id: int, contact_id: int, body: ProfileIn):
+    account = _account(request, account_id)
+    _run(lambda: services.update_profile(request.user, account_id, contact_id, **body.dict()))
+    return selectors.people_map(account)
+
+
+@router.post("/accounts/{account_id}/influences", response=PEOPLE_RESPONSES)
+def post_influence(request, account_id: int, body: InfluenceIn):
+    account = _account(request, account_id)
+    _run(lambda: services.add_influence(request.user, account_id, body.source_id, body.target_id, body.note))
+    return selectors.people_map(account)
+
+
+@router.delete("/accounts/{account_id}/influences/{influence_id}", response=PEOPLE_RESPONSES)
+def delete_influence(request, account_id: int, influence_id: int):
+    account = _account(request, account_id)
+    _run(lambda: services.remove_influence(request.user, account_id, influence_id))
+    return selectors.people_map(account)
+
+
+class CellOut(Schema):
+    unit_id: int
+    product_id: int
+    product_name: str
+    status: str
+    computed: str
+    manual: bool
+    note: str
+
+
+class WhiteSpaceRowOut(Schema):
+    unit_id: int
+    unit: str
+    cells: list[CellOut]
+
+
+class LeadOut(Schema):
+    id: int
+    title: str
+    description: str
+    status: str
+    plan_unit_id: int | None
+    product_id: int | None
+    opportunity_id: int | None
+    created_at: datetime
+
+
+class WhiteSpaceOut(Schema):
+    rows: list[WhiteSpaceRowOut]
+    leads: list[LeadOut]
+
+
+def _white_space_out(account) -> dict:
+    d = selectors.white_space(account)
+    return {"rows": [{"unit_id": r["unit"].pk, "unit": r["unit"].name, "cells": r["cells"]} for r in d["rows"]], "leads": d["leads"]}
+
+
+class CellIn(Schema):
+    plan_unit_id: int
+    product_id: int
+    status: Literal["", "sold", "in_pursuit", "potential", "white_space", "not_applicable"]
+    note: str = ""
+
+
+class LeadIn(Schema):
+    title: str = ""
+    description: str = ""
+    plan_unit_id: int | None = None
+    product_id: int | None = None
+
+
+class ConvertIn(Schema):
+    amount: Decimal | None = None
+    close_date: date | None = None
+    stage: str = "Prospecting"
+
+
+class ConvertedOut(Schema):
+    opportunity_id: int
+    lead: LeadOut
+
+
+WHITE_SPACE_RESPONSES = {200: WhiteSpaceOut, 400: Problem, 404: NotFound}
+
+
+@router.get("/accounts/{account_id}/white-space", response={200: WhiteSpaceOut, 404: NotFound})
+def get_white_space(request, account_id: int):
+    return _white_space_out(_account(request, account_id))
+
+
+@router.put("/accounts/{account_id}/white-space", response=WHITE_SPACE_RESPONSES)
+def put_cell(request, account_id: int, body: CellIn):
+    account = _account(request, account_id)
+    _run(lambda: services.set_cell(request.user, account_id, body.plan_unit_id, body.product_id, body.status, body.note))
+    return _white_space_out(account)
+
+
+@router.post("/accounts/{account_id}/leads", response=WHITE_SPACE_RESPONSES)
+def post_lead(request, account_id: int, body: LeadIn):
+    account = _account(request, account_id)
+    _run(lambda: services.create_lead(request.user, account_id, **body.dict()))
+    return _white_space_out(account)
+
+
+@router.post("/leads/{lead_id}/convert", response={200: ConvertedOut, 400: Problem, 404: NotFound})
+def convert_lead(request, lead_id: int, body: ConvertIn):
+    _sales_user(request)
+    opportunity = _run(lambda: services.convert_lead(request.user, lead_id, **body.dict()))
+    return {"opportunity_id": opportunity.pk, "lead": services.AccountLead.objects.get(pk=lead_id)}

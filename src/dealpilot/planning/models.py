@@ -194,3 +194,97 @@ class PlanEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+
+
+# ---- people and influence, white space, account leads -------------------------------------------------
+
+
+class Power(models.TextChoices):
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+class Attitude(models.TextChoices):
+    CHAMPION = "champion", "Champion"
+    SUPPORTER = "supporter", "Supporter"
+    NEUTRAL = "neutral", "Neutral"
+    SCEPTIC = "sceptic", "Sceptic"
+    OPPONENT = "opponent", "Opponent"
+
+
+class DecisionStyle(models.TextChoices):
+    ANALYTICAL = "analytical", "Analytical (facts, detail)"
+    DRIVER = "driver", "Driver (results, speed)"
+    AMIABLE = "amiable", "Amiable (consensus, trust)"
+    EXPRESSIVE = "expressive", "Expressive (vision, recognition)"
+
+
+class ContactProfile(models.Model):
+    """What the account team knows about a contact's part in decisions (the CRM has no field for it)."""
+
+    contact = models.OneToOneField("crm.Contact", on_delete=models.CASCADE, related_name="planning_profile")
+    decision_role = models.CharField(max_length=30, blank=True, help_text="Role in decisions (crm ContactRole values)")
+    power = models.CharField(max_length=10, choices=Power.choices, blank=True)
+    attitude = models.CharField(max_length=10, choices=Attitude.choices, blank=True)
+    decision_style = models.CharField(max_length=12, choices=DecisionStyle.choices, blank=True)
+    key_person = models.BooleanField(default=False)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class Influence(models.Model):
+    """`source` influences `target` (both contacts of the same account)."""
+
+    source = models.ForeignKey("crm.Contact", on_delete=models.CASCADE, related_name="+")
+    target = models.ForeignKey("crm.Contact", on_delete=models.CASCADE, related_name="+")
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "target"], name="planning_influence_once"),
+                       models.CheckConstraint(condition=~models.Q(source=models.F("target")), name="planning_influence_not_self")]
+
+
+class CellStatus(models.TextChoices):
+    SOLD = "sold", "Sold"
+    IN_PURSUIT = "in_pursuit", "In pursuit"
+    POTENTIAL = "potential", "Potential"
+    WHITE_SPACE = "white_space", "White space"
+    NOT_APPLICABLE = "not_applicable", "Not applicable"
+
+
+class WhiteSpaceCell(models.Model):
+    """A person's setting of one cell of the white-space map (otherwise computed from opportunities)."""
+
+    plan_unit = models.ForeignKey("crm.PlanUnit", on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey("crm.Product", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=16, choices=CellStatus.choices)
+    note = models.CharField(max_length=300, blank=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["plan_unit", "product"], name="planning_one_cell")]
+
+
+class LeadStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CONVERTED = "converted", "Converted"
+    DROPPED = "dropped", "Dropped"
+
+
+class AccountLead(models.Model):
+    """A new-business idea from account management (e.g. a white-space cell), until it becomes an opportunity."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="planning_leads")
+    plan_unit = models.ForeignKey("crm.PlanUnit", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    product = models.ForeignKey("crm.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    title = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=LeadStatus.choices, default=LeadStatus.OPEN)
+    opportunity = models.ForeignKey("crm.Opportunity", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

@@ -142,7 +142,7 @@ from decimal import Decimal  # noqa: E402
 
 from django.db.models import Prefetch  # noqa: E402
 
-from dealpilot.crm.models import Opportunity, OpportunityContactRole, PlanUnit, User  # noqa: E402
+from dealpilot.crm.models import LineItem, Opportunity, OpportunityContactRole, PlanUnit, User  # noqa: E402
 
 from .models import AccountPlan, Action, ActionStatus, Objective, ObjectiveKind, ResearchArea, Strategy  # noqa: E402
 
@@ -263,3 +263,121 @@ def plan_detail(user, plan: AccountPlan) -> dict:
         "people": list(User.objects.visible_to(user).filter(is_active=True).exclude(role="enablement")
                        .order_by("full_name", "username")[:500]),
     }
+
+
+# ---- people and influence, relationships ----------------------------------------------------------------
+
+from dealpilot.crm.models import Activity, Contact, ContactRole, Product  # noqa: E402
+
+from .models import AccountLead, CellStatus, ContactProfile, Influence, WhiteSpaceCell  # noqa: E402
+
+DECIDERS = (ContactRole.DECISION_MAKER, ContactRole.ECONOMIC_BUYER)
+KEY_ROLES = (ContactRole.DECISION_MAKER, ContactRole.ECONOMIC_BUYER, ContactRole.EXECUTIVE_SPONSOR, ContactRole.CHAMPION)
+LAPSE_DAYS = 90
+
+
+def people_map(account: Account, today: date | None = None) -> dict:
+    """The account's contacts with their part in decisions (the team's profile, else their latest
+    role on a deal), reports-to and influence lines, last contact and who initiated it, and gaps."""
+    today = today or timezone.localdate()
+    contacts = list(Contact.objects.filter(account=account).select_related("plan_unit").order_by("last_name", "first_name", "id"))
+    ids = [c.pk for c in contacts]
+    profiles = {p.contact_id: p for p in ContactProfile.objects.filter(contact_id__in=ids)}
+    deal_roles: dict[int, str] = {}
+    for contact_id, role in (OpportunityContactRole.objects.filter(contact_id__in=ids)
+                             .order_by("contact_id", "-opportunity__created_date", "-id").values_list("contact_id", "role")):
+        deal_roles.setdefault(contact_id, role)
+    last: dict[int, dict] = {}
+    for contact_id, day, direction, owner in (Activity.objects.filter(contact_id__in=ids, activity_date__lte=today)
+                                              .order_by("contact_id", "-activity_date", "-id")
+                                              .values_list("contact_id", "activity_date", "direction", "owner__full_name")):
+        if contact_id not in last:
+            last[contact_id] = {"date": day, "direction": direction, "by": owner or ""}
+            last[contact_id]["inbound"] = 0
+            last[contact_id]["touches"] = 0
+        last[contact_id]["touches"] += 1
+        last[contact_id]["inbound"] += direction == "inbound"
+    labels = dict(ContactRole.choices)
+    people = []
+    for c in contacts:
+        p = profiles.get(c.pk)
+        role = (p.decision_role if p and p.decision_role else deal_roles.get(c.pk, ""))
+        seen = last.get(c.pk)
+        days = (today - seen["date"]).days if seen else None
+        key = bool(p and p.key_person) or role in KEY_ROLES
+        people.append({
+            "id": c.pk, "name": str(c), "title": c.title, "unit": c.plan_unit.name if c.plan_unit_id else "",
+            "reports_to_id": c.reports_to_id if c.reports_to_id in ids else None, "has_left": c.has_left,
+            "decision_role": role, "decision_role_label": labels.get(role, ""), "role_from": "team" if p and p.decision_role else ("deals" if role else ""),
+            "power": p.power if p else "", "attitude": p.attitude if p else "", "decision_style": p.decision_style if p else "",
+            "key_person": key, "last_contact": seen["date"] if seen else None, "days_since_contact": days,
+            "last_direction": seen["direction"] if seen else "", "last_by": seen["by"] if seen else "",
+            "client_initiated_share": (seen["inbound"] / seen["touches"]) if seen else None,
+            "lapsed": key and not c.has_left and (days is None or days > LAPSE_DAYS),
+        })
+    current = [p for p in people if not p["has_left"]]
+    influences = list(Influence.objects.filter(source_id__in=ids, target_id__in=ids).values("id", "source_id", "target_id", "note"))
+    account_last = scoring_measure_days(account.pk, today)
+    gaps = []
+    if not current:
+        gaps.append("No contact known")
+    elif len(current) == 1:
+        gaps.append("Only one contact")
+    if current and not any(p["decision_role"] in DECIDERS for p in current):
+        gaps.append("No decision maker known")
+    if account_last is None or account_last > LAPSE_DAYS:
+        gaps.append(f"No contact in {LAPSE_DAYS} days")
+    for p in people:
+        if p["has_left"] and p["key_person"]:
+            gaps.append(f"Key contact {p['name']} has left")
+    alerts = [f"No contact with {p['name']} ({p['decision_role_label'] or 'key person'}) for "
+              + (f"{p['days_since_contact']} days" if p["days_since_contact"] is not None else "ever") for p in people if p["lapsed"]]
+    return {"people": people, "influences": influences, "gaps": gaps, "alerts": alerts, "days_since_contact": account_last}
+
+
+def scoring_measure_days(account_id: int, today: date) -> int | None:
+    """Days since the last activity with the account, its deals or its contacts (as the scoring's measure)."""
+    from django.db.models import Max, Q
+
+    latest = Activity.objects.filter(Q(account_id=account_id) | Q(opportunity__account_id=account_id) | Q(contact__account_id=account_id),
+                                     activity_date__lte=today).aggregate(d=Max("activity_date"))["d"]
+    return (today - latest).days if latest else None
+
+
+# ---- white space ------------------------------------------------------------------------------------------
+
+
+def white_space(account: Account) -> dict:
+    """Plan units x products: sold (a won deal), in pursuit (an open deal), else white space;
+    a cell set by hand (potential, not applicable, ...) wins. Units: the plan's, else all the account's."""
+    plan = AccountPlan.objects.filter(account=account).first()
+    units = [s.plan_unit for s in plan.units.select_related("plan_unit")] if plan else []
+    if not units:
+        units = list(account.plan_units.order_by("name"))
+    products = list(Product.objects.filter(is_active=True).order_by("family", "name")[:40])
+    unit_of = opportunity_units(account.pk)
+    computed: dict[tuple[int, int], str] = {}
+    lines = (LineItem.objects.filter(opportunity__account=account)
+             .values_list("opportunity_id", "product_id", "opportunity__is_closed", "opportunity__is_won"))
+    for opp_id, product_id, closed, won in lines:
+        unit = unit_of.get(opp_id)
+        if unit is None:
+            continue
+        status = "sold" if won else ("in_pursuit" if not closed else None)
+        if status and computed.get((unit, product_id)) != "sold":
+            computed[(unit, product_id)] = status
+    manual = {(c.plan_unit_id, c.product_id): c for c in WhiteSpaceCell.objects.filter(plan_unit__in=units)}
+    labels = dict(CellStatus.choices)
+    rows = []
+    for u in units:
+        cells = []
+        for p in products:
+            cell = manual.get((u.pk, p.pk))
+            status = cell.status if cell else computed.get((u.pk, p.pk), CellStatus.WHITE_SPACE)
+            cells.append({"unit_id": u.pk, "product_id": p.pk, "product_name": p.name, "status": status, "label": labels[status],
+                          "computed_label": labels[computed.get((u.pk, p.pk), CellStatus.WHITE_SPACE)],
+                          "manual": cell is not None, "computed": computed.get((u.pk, p.pk), CellStatus.WHITE_SPACE),
+                          "note": cell.note if cell else ""})
+        rows.append({"unit": u, "cells": cells})
+    return {"products": products, "rows": rows, "statuses": CellStatus.choices,
+            "leads": list(AccountLead.objects.filter(account=account).select_related("plan_unit", "product", "opportunity"))}

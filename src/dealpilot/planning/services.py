@@ -135,7 +135,7 @@ def rate_account(user, account_id: int, element_key: str, level: str, note: str 
 
 # ---- account plans ------------------------------------------------------------------------------------
 
-from datetime import date  # noqa: E402
+from datetime import date, timedelta  # noqa: E402
 
 from django.utils import timezone  # noqa: E402
 
@@ -368,3 +368,143 @@ def _plan_id(obj, path: str) -> int:
     for part in path.split("__")[:-1]:
         obj = getattr(obj, part)
     return obj.plan_id
+
+
+# ---- people and influence -------------------------------------------------------------------------------
+
+from dealpilot.crm.models import Contact, ContactRole, LineItem, Opportunity, OpportunityContactRole, Product  # noqa: E402
+
+from .models import (  # noqa: E402
+    AccountLead,
+    Attitude,
+    CellStatus,
+    ContactProfile,
+    DecisionStyle,
+    Influence,
+    LeadStatus,
+    Power,
+    WhiteSpaceCell,
+)
+
+
+def _account_contact(user, account_id: int, contact_id: int) -> Contact:
+    account = visible_account(user, account_id)
+    contact = Contact.objects.filter(pk=contact_id, account=account).first()
+    if contact is None:
+        raise NotVisible(f"Contact {contact_id} not found")
+    return contact
+
+
+def update_profile(user, account_id: int, contact_id: int, *, decision_role: str = "", power: str = "", attitude: str = "",
+                   decision_style: str = "", key_person: bool = False) -> ContactProfile:
+    contact = _account_contact(user, account_id, contact_id)
+    for value, allowed, label in ((decision_role, ContactRole.values, "decision role"), (power, Power.values, "power"),
+                                  (attitude, Attitude.values, "attitude"), (decision_style, DecisionStyle.values, "decision style")):
+        if value and value not in allowed:
+            raise ValueError(f"{label} must be one of {', '.join(allowed)}")
+    with transaction.atomic():
+        profile, _ = ContactProfile.objects.update_or_create(
+            contact=contact, defaults={"decision_role": decision_role, "power": power, "attitude": attitude,
+                                       "decision_style": decision_style, "key_person": bool(key_person), "updated_by": user})
+    return profile
+
+
+def add_influence(user, account_id: int, source_id: int, target_id: int, note: str = "") -> Influence:
+    source = _account_contact(user, account_id, source_id)
+    target = _account_contact(user, account_id, target_id)
+    if source.pk == target.pk:
+        raise ValueError("a person does not influence themselves here")
+    with transaction.atomic():
+        influence, _ = Influence.objects.update_or_create(source=source, target=target,
+                                                          defaults={"note": _text(note, "The note", limit=300)})
+    return influence
+
+
+def remove_influence(user, account_id: int, influence_id: int) -> None:
+    account = visible_account(user, account_id)
+    deleted, _ = Influence.objects.filter(pk=influence_id, source__account=account).delete()
+    if not deleted:
+        raise NotVisible(f"Influence {influence_id} not found")
+
+
+# ---- white space and account leads -----------------------------------------------------------------------
+
+
+def set_cell(user, account_id: int, plan_unit_id: int, product_id: int, status: str, note: str = "") -> WhiteSpaceCell | None:
+    """Set a white-space cell by hand; an empty status goes back to what the opportunities say."""
+    account = visible_account(user, account_id)
+    unit = PlanUnit.objects.filter(pk=plan_unit_id, account=account).first()
+    product = Product.objects.filter(pk=product_id).first()
+    if unit is None or product is None:
+        raise ValueError("choose one of the account's plan units and a product")
+    if status and status not in CellStatus.values:
+        raise ValueError(f"status must be one of {', '.join(CellStatus.values)}")
+    with transaction.atomic():
+        if not status:
+            WhiteSpaceCell.objects.filter(plan_unit=unit, product=product).delete()
+            return None
+        cell, _ = WhiteSpaceCell.objects.update_or_create(plan_unit=unit, product=product,
+                                                          defaults={"status": status, "note": _text(note, "The note", limit=300),
+                                                                    "updated_by": user})
+    return cell
+
+
+def create_lead(user, account_id: int, *, title: str = "", description: str = "", plan_unit_id: int | None = None,
+                product_id: int | None = None) -> AccountLead:
+    account = visible_account(user, account_id)
+    unit = PlanUnit.objects.filter(pk=plan_unit_id, account=account).first() if plan_unit_id else None
+    product = Product.objects.filter(pk=product_id).first() if product_id else None
+    if (plan_unit_id and unit is None) or (product_id and product is None):
+        raise ValueError("choose one of the account's plan units and a product")
+    title = _text(title, "Title", limit=255) or " · ".join(x for x in (product.name if product else "", unit.name if unit else "") if x)
+    if not title:
+        raise ValueError("Title is required")
+    with transaction.atomic():
+        lead = AccountLead.objects.create(account=account, plan_unit=unit, product=product, title=title,
+                                          description=_text(description, "Description"), created_by=user)
+    return lead
+
+
+def _visible_lead(user, lead_id: int) -> AccountLead:
+    lead = AccountLead.objects.filter(pk=lead_id, account__in=Account.objects.visible_to(user)).select_related(
+        "account", "plan_unit", "product").first()
+    if lead is None:
+        raise NotVisible(f"Lead {lead_id} not found")
+    return lead
+
+
+def convert_lead(user, lead_id: int, *, amount=None, close_date: date | None = None, stage: str = "Prospecting") -> Opportunity:
+    """Turn an open lead into a CRM opportunity owned by the user (with the product as a line and
+    a contact of the unit, so the opportunity counts for that plan unit)."""
+    lead = _visible_lead(user, lead_id)
+    if lead.status != LeadStatus.OPEN:
+        raise ValueError("the lead is not open")
+    amount = None if amount in (None, "") else Decimal(str(amount))
+    if amount is not None and amount < 0:
+        raise ValueError("the amount is negative")
+    stage = _text(stage, "Stage", required=True, limit=120)
+    today = timezone.localdate()
+    with transaction.atomic():
+        opportunity = Opportunity.objects.create(
+            name=lead.title[:255], account=lead.account, owner=user, stage=stage, amount=amount, currency=lead.account.currency,
+            created_date=today, close_date=close_date or today + timedelta(days=90), source="existing",
+            description=lead.description)
+        if lead.product:
+            LineItem.objects.create(opportunity=opportunity, product=lead.product, quantity=Decimal(1), unit_price=amount,
+                                    total_price=amount)
+        if lead.plan_unit:
+            contact = Contact.objects.filter(plan_unit=lead.plan_unit, has_left=False).order_by("id").first()
+            if contact:
+                OpportunityContactRole.objects.create(opportunity=opportunity, contact=contact, is_primary=True)
+        lead.status, lead.opportunity = LeadStatus.CONVERTED, opportunity
+        lead.save(update_fields=["status", "opportunity"])
+    return opportunity
+
+
+def drop_lead(user, lead_id: int) -> AccountLead:
+    lead = _visible_lead(user, lead_id)
+    if lead.status != LeadStatus.OPEN:
+        raise ValueError("the lead is not open")
+    lead.status = LeadStatus.DROPPED
+    lead.save(update_fields=["status"])
+    return lead

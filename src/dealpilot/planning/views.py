@@ -285,3 +285,150 @@ def plan_edit(request, pk: int):
         messages.error(request, f"Not saved: {exc}")
         return _plan_page(request, plan_obj, status=400)
     return redirect(reverse("planning:plan", args=[acc.pk]) + f"#{anchor}")
+
+
+# ---- people and influence, white space ------------------------------------------------------------------
+
+ATTITUDE_COLOURS = {"champion": "#1b7f5b", "supporter": "#4caf7d", "neutral": "#9ca3af", "sceptic": "#f59e0b",
+                    "opponent": "#dc2626", "": "#cbd5e1"}
+POWER_SIZES = {"high": 30, "medium": 22, "low": 15, "": 14}
+
+
+def org_chart(people: list[dict], influences: list[dict]):
+    """Contacts placed by reports-to level; grey lines: reports to; orange arrows: influences."""
+    by_id = {p["id"]: p for p in people}
+
+    def depth(pid: int) -> int:
+        seen, d = set(), 0
+        while by_id[pid]["reports_to_id"] in by_id and pid not in seen:
+            seen.add(pid)
+            pid, d = by_id[pid]["reports_to_id"], d + 1
+        return d
+
+    levels: dict[int, list[dict]] = {}
+    for p in people:
+        levels.setdefault(depth(p["id"]), []).append(p)
+    pos = {}
+    for level, members in levels.items():
+        members.sort(key=lambda p: (by_id.get(p["reports_to_id"], {}).get("name", ""), p["name"]))
+        for i, p in enumerate(members):
+            pos[p["id"]] = ((i + 1) / (len(members) + 1), -level)
+    fig = go.Figure()
+    xs, ys = [], []
+    for p in people:
+        if p["reports_to_id"] in pos:
+            (x0, y0), (x1, y1) = pos[p["id"]], pos[p["reports_to_id"]]
+            xs += [x0, x1, None]
+            ys += [y0, y1, None]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#9ca3af", "width": 1.5}, hoverinfo="skip", name="Reports to"))
+    for att, colour in ATTITUDE_COLOURS.items():
+        part = [p for p in people if p["attitude"] == att]
+        if not part:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[pos[p["id"]][0] for p in part], y=[pos[p["id"]][1] for p in part], mode="markers+text",
+            name=att.title() or "Attitude unknown", text=[p["name"] for p in part], textposition="bottom center",
+            customdata=[[p["title"], p["decision_role_label"] or "—", p["power"] or "—", "left" if p["has_left"] else ""] for p in part],
+            marker={"color": colour, "size": [POWER_SIZES[p["power"]] for p in part],
+                    "symbol": ["x" if p["has_left"] else ("star" if p["key_person"] else "circle") for p in part],
+                    "line": {"width": 1, "color": "#374151"}},
+            hovertemplate="<b>%{text}</b> %{customdata[3]}<br>%{customdata[0]}<br>Role: %{customdata[1]} · power %{customdata[2]}<extra></extra>"))
+    for inf in influences:
+        if inf["source_id"] in pos and inf["target_id"] in pos:
+            (x0, y0), (x1, y1) = pos[inf["source_id"]], pos[inf["target_id"]]
+            fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", showarrow=True,
+                               arrowhead=3, arrowsize=1.2, arrowwidth=1.5, arrowcolor="#ea580c", opacity=0.8, text="")
+    fig.update_layout(xaxis={"visible": False, "range": [0, 1]}, yaxis={"visible": False},
+                      legend={"orientation": "h", "y": -0.05}, hovermode="closest")
+    rows = [{"name": p["name"], "title": p["title"], "role": p["decision_role_label"], "power": p["power"],
+             "attitude": p["attitude"], "reports to": by_id[p["reports_to_id"]]["name"] if p["reports_to_id"] in by_id else ""}
+            for p in people]
+    depth_count = max(levels) + 1 if levels else 1
+    return chart(fig, chart_id="org-chart", title="People and influence (arrows: who influences whom)", rows=rows,
+                 height=max(320, 130 * depth_count))
+
+
+@sales_user_required
+def people(request, pk: int):
+    return _people_page(request, _account_or_404(request.user, pk))
+
+
+def _people_page(request, acc, status: int = 200):
+    from dealpilot.crm.models import ContactRole
+
+    from .models import Attitude, DecisionStyle, Power
+
+    data = selectors.people_map(acc)
+    return render(request, "planning/people.html", {
+        "account": acc, **data, "chart": org_chart(data["people"], data["influences"]),
+        "roles": ContactRole.choices, "powers": Power.choices, "attitudes": Attitude.choices, "styles": DecisionStyle.choices,
+        "names": {p["id"]: p["name"] for p in data["people"]},
+        "plan": services.AccountPlan.objects.filter(account=acc).first()}, status=status)
+
+
+@require_POST
+@sales_user_required
+def people_edit(request, pk: int):
+    acc = _account_or_404(request.user, pk)
+    post, op = request.POST, request.POST.get("op", "")
+    try:
+        if op == "profile":
+            services.update_profile(request.user, acc.pk, _int_or_none(post.get("contact")) or 0,
+                                    decision_role=post.get("decision_role", ""), power=post.get("power", ""),
+                                    attitude=post.get("attitude", ""), decision_style=post.get("decision_style", ""),
+                                    key_person=post.get("key_person") == "on")
+        elif op == "add_influence":
+            services.add_influence(request.user, acc.pk, _int_or_none(post.get("source")) or 0,
+                                   _int_or_none(post.get("target")) or 0, post.get("note", ""))
+        elif op == "remove_influence":
+            services.remove_influence(request.user, acc.pk, _int_or_none(post.get("influence")) or 0)
+        else:
+            raise ValueError("unknown operation")
+    except services.NotVisible:
+        raise Http404("No such record") from None
+    except ValueError as exc:
+        messages.error(request, f"Not saved: {exc}")
+        return _people_page(request, acc, status=400)
+    return redirect(reverse("planning:people", args=[acc.pk]) + ("#contact-" + post.get("contact", "") if op == "profile" else "#influence"))
+
+
+@sales_user_required
+def white_space(request, pk: int):
+    return _white_space_page(request, _account_or_404(request.user, pk))
+
+
+def _white_space_page(request, acc, status: int = 200):
+    return render(request, "planning/white_space.html", {"account": acc, **selectors.white_space(acc),
+                                                         "plan": services.AccountPlan.objects.filter(account=acc).first()},
+                  status=status)
+
+
+@require_POST
+@sales_user_required
+def white_space_edit(request, pk: int):
+    acc = _account_or_404(request.user, pk)
+    post, op = request.POST, request.POST.get("op", "")
+    try:
+        if op == "set_cell":
+            services.set_cell(request.user, acc.pk, _int_or_none(post.get("unit")) or 0, _int_or_none(post.get("product")) or 0,
+                              post.get("status", ""))
+        elif op == "create_lead":
+            services.create_lead(request.user, acc.pk, title=post.get("title", ""), description=post.get("description", ""),
+                                 plan_unit_id=_int_or_none(post.get("unit")), product_id=_int_or_none(post.get("product")))
+            messages.success(request, "Account lead created.")
+        elif op == "convert_lead":
+            opportunity = services.convert_lead(request.user, _int_or_none(post.get("lead")) or 0,
+                                                amount=_amount_or_none(post.get("amount")),
+                                                close_date=_date_or_none(post.get("close_date")))
+            messages.success(request, f"Opportunity “{opportunity}” created.")
+            return redirect("crm:opportunity_detail", pk=opportunity.pk)
+        elif op == "drop_lead":
+            services.drop_lead(request.user, _int_or_none(post.get("lead")) or 0)
+        else:
+            raise ValueError("unknown operation")
+    except services.NotVisible:
+        raise Http404("No such record") from None
+    except ValueError as exc:
+        messages.error(request, f"Not saved: {exc}")
+        return _white_space_page(request, acc, status=400)
+    return redirect(reverse("planning:white_space", args=[acc.pk]) + "#map")
