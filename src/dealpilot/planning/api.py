@@ -8,7 +8,7 @@ admins (others get 404, as on the pages)."""
 from datetime import datetime
 from typing import Literal
 
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 
@@ -93,7 +93,7 @@ def put_scoring_model(request, body: ModelIn):
     try:
         spec = parse_spec(body.dict())
     except SpecError as exc:
-        return 400, {"detail": str(exc)}
+        return Status(400, {"detail": str(exc)})
     services.save_spec(request.user, spec)
     return services.active_spec().model_dump()
 
@@ -183,7 +183,7 @@ def put_rating(request, account_id: int, element_key: str, body: RatingIn):
     try:
         services.rate_account(request.user, account.pk, element_key, body.level, body.note)
     except SpecError as exc:
-        return 400, {"detail": str(exc)}
+        return Status(400, {"detail": str(exc)})
     return selectors.account_score(account)
 
 
@@ -193,7 +193,7 @@ def delete_rating(request, account_id: int, element_key: str):
     try:
         services.rate_account(request.user, account.pk, element_key, "")
     except SpecError as exc:
-        return 400, {"detail": str(exc)}
+        return Status(400, {"detail": str(exc)})
     return selectors.account_score(account)
 
 
@@ -411,7 +411,7 @@ def get_plan(request, account_id: int):
 def create_plan(request, account_id: int, body: PlanCreateIn):
     _account(request, account_id)
     _run(lambda: services.create_plan(request.user, account_id, **body.dict()))
-    return 201, _plan_out(request, account_id)
+    return Status(201, _plan_out(request, account_id))
 
 
 @router.patch("/accounts/{account_id}/plan", response=PLAN_RESPONSES)
@@ -673,3 +673,49 @@ def convert_lead(request, lead_id: int, body: ConvertIn):
     _sales_user(request)
     opportunity = _run(lambda: services.convert_lead(request.user, lead_id, **body.dict()))
     return {"opportunity_id": opportunity.pk, "lead": services.AccountLead.objects.get(pk=lead_id)}
+
+
+# ---- discussion and history ------------------------------------------------------------------------------
+
+
+class CommentOut(Schema):
+    id: int
+    author_id: int | None
+    author: str
+    text: str
+    mentions: list[str]
+    created_at: datetime
+
+    @staticmethod
+    def resolve_author(obj) -> str:
+        return str(obj.author) if obj.author else ""
+
+    @staticmethod
+    def resolve_mentions(obj) -> list[str]:
+        return [u.username for u in obj.mentions.all()]
+
+
+class CommentIn(Schema):
+    text: str
+
+
+class EventOut(Schema):
+    summary: str
+    at: datetime
+    actor_id: int | None
+
+
+@router.get("/accounts/{account_id}/plan/comments", response={200: list[CommentOut], 404: NotFound})
+def list_comments(request, account_id: int):
+    return selectors.plan_comments(_plan(request, account_id), limit=500)
+
+
+@router.post("/accounts/{account_id}/plan/comments", response={201: CommentOut, 400: Problem, 404: NotFound})
+def post_comment(request, account_id: int, body: CommentIn):
+    _plan(request, account_id)
+    return Status(201, _run(lambda: services.add_comment(request.user, account_id, body.text)))
+
+
+@router.get("/accounts/{account_id}/plan/history", response={200: list[EventOut], 404: NotFound})
+def list_history(request, account_id: int):
+    return list(_plan(request, account_id).history.all()[:500])

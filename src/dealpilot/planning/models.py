@@ -288,3 +288,16 @@ class AccountLead(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+class PlanComment(models.Model):
+    """The plan's discussion feed; @username mentions name people who may see the account."""
+
+    plan = models.ForeignKey(AccountPlan, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField()
+    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="planning_mentions")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

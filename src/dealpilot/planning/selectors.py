@@ -381,3 +381,19 @@ def white_space(account: Account) -> dict:
         rows.append({"unit": u, "cells": cells})
     return {"products": products, "rows": rows, "statuses": CellStatus.choices,
             "leads": list(AccountLead.objects.filter(account=account).select_related("plan_unit", "product", "opportunity"))}
+
+
+# ---- discussion ------------------------------------------------------------------------------------------
+
+from .models import PlanComment  # noqa: E402
+
+
+def plan_comments(plan: AccountPlan, limit: int = 50) -> list[PlanComment]:
+    return list(PlanComment.objects.filter(plan=plan).select_related("author").prefetch_related("mentions")[:limit])
+
+
+def my_mentions(user, limit: int = 10) -> list[PlanComment]:
+    """Recent comments that mention the user, on plans of accounts they may (still) see."""
+    visible = Account.objects.visible_to(user).values("id")
+    return list(PlanComment.objects.filter(mentions=user, plan__account_id__in=visible)
+                .select_related("author", "plan__account")[:limit])

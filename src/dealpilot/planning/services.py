@@ -508,3 +508,31 @@ def drop_lead(user, lead_id: int) -> AccountLead:
     lead.status = LeadStatus.DROPPED
     lead.save(update_fields=["status"])
     return lead
+
+
+# ---- discussion ------------------------------------------------------------------------------------------
+
+import re  # noqa: E402
+
+from .models import PlanComment  # noqa: E402
+
+MENTION = re.compile(r"(?<![\w.])@([\w.+-]{1,150})")
+
+
+def mentioned_users(text: str, account: Account) -> list:
+    """The active people named as @username who may see the account (others are not notified)."""
+    names = {m.rstrip(".") for m in MENTION.findall(text)}
+    found = []
+    for person in User.objects.filter(username__in=names, is_active=True):
+        if Account.objects.visible_to(person).filter(pk=account.pk).exists():
+            found.append(person)
+    return found
+
+
+def add_comment(user, account_id: int, text: str) -> PlanComment:
+    plan = visible_plan(user, account_id)
+    text = _text(text, "The comment", required=True, limit=5000)
+    with transaction.atomic():
+        comment = PlanComment.objects.create(plan=plan, author=user, text=text)
+        comment.mentions.set(mentioned_users(text, plan.account))
+    return comment

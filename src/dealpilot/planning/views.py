@@ -84,6 +84,7 @@ def priorities(request):
         "chart": quadrant_chart(rows, scores, csv_url=reverse("planning:priorities_export") + "?" + query),
         "query": query, "chart_capped": len(rows) > CHART_POINTS, "chart_points": CHART_POINTS,
         "can_edit_model": services.can_edit_model(request.user),
+        "mentions": selectors.my_mentions(request.user),
     }
     return render(request, "planning/priorities.html", context)
 
@@ -209,6 +210,7 @@ def _amount_or_none(value: str | None):
 def _plan_page(request, plan, status: int = 200):
     context = selectors.plan_detail(request.user, plan)
     context["score"] = selectors.account_score(plan.account)
+    context["comments"] = selectors.plan_comments(plan)
     return render(request, "planning/plan.html", context, status=status)
 
 
@@ -432,3 +434,38 @@ def white_space_edit(request, pk: int):
         messages.error(request, f"Not saved: {exc}")
         return _white_space_page(request, acc, status=400)
     return redirect(reverse("planning:white_space", args=[acc.pk]) + "#map")
+
+
+@sales_user_required
+def plan_export(request, pk: int, fmt: str):
+    from .plan_export import plan_pdf, plan_xlsx
+
+    if fmt not in ("pdf", "xlsx"):
+        raise Http404("No such format")
+    acc = _account_or_404(request.user, pk)
+    plan_obj = _plan_or_404(request.user, acc.pk)
+    d = selectors.plan_detail(request.user, plan_obj)
+    score = selectors.account_score(acc)
+    slug = "".join(ch if ch.isalnum() else "-" for ch in acc.name.lower()).strip("-")[:60] or "account"
+    if fmt == "pdf":
+        response = HttpResponse(plan_pdf(d, score), content_type="application/pdf")
+    else:
+        response = HttpResponse(plan_xlsx(d, score),
+                                content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="{slug}-account-plan.{fmt}"'
+    return response
+
+
+@require_POST
+@sales_user_required
+def plan_comment(request, pk: int):
+    acc = _account_or_404(request.user, pk)
+    plan_obj = _plan_or_404(request.user, acc.pk)
+    try:
+        comment = services.add_comment(request.user, acc.pk, request.POST.get("text", ""))
+    except ValueError as exc:
+        messages.error(request, f"Not posted: {exc}")
+        return _plan_page(request, plan_obj, status=400)
+    names = ", ".join(str(u) for u in comment.mentions.all())
+    messages.success(request, "Comment posted" + (f"; {names} mentioned." if names else "."))
+    return redirect(reverse("planning:plan", args=[acc.pk]) + "#discussion")
