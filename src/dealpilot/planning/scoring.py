@@ -12,7 +12,9 @@ the selectors, which keep only visible accounts.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -274,12 +276,22 @@ class _MeasureCache:
 measure_cache = _MeasureCache()
 
 
+# Changes to existing records (an import's updates) show after at most this long; new records
+# (a higher id) and any rating or model change show at once.
+MEASURE_TTL_SECONDS = int(os.environ.get("DEALPILOT_SCORE_TTL", "300"))
+
+
 def records_version() -> tuple:
-    """What changes whenever the records the measures read do."""
-    from dealpilot.analytics.frames import data_version
+    """Cheap to read at every page view: the highest id of each table the measures read (one
+    index lookup each, where a count or a latest update would scan millions of activities) and
+    the current time bucket of MEASURE_TTL_SECONDS."""
+    from django.db import connection
+    from django.db.models import Max
+
     from dealpilot.crm.models import Account, Activity, Contact, Opportunity, OpportunityContactRole
 
-    return tuple(data_version(m) for m in (Account, Opportunity, Activity, Contact, OpportunityContactRole))
+    ids = tuple(m.objects.aggregate(top=Max("id"))["top"] for m in (Account, Opportunity, Activity, Contact, OpportunityContactRole))
+    return (connection.settings_dict["NAME"], *ids, int(time.time() // max(MEASURE_TTL_SECONDS, 1)))
 
 
 # ---- scores ----------------------------------------------------------------------------------

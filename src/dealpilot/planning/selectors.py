@@ -30,18 +30,36 @@ def account_scores(spec: ModelSpec | None = None, today: date | None = None) -> 
     ids = measure_cache.get_ids(version)
     metrics = {e.metric for e in spec.elements if e.kind == "computed"} | set(SHOWN_MEASURES)
     measures = {m: measure_cache.get(m, today, spec.revenue_window_days, version) for m in metrics}
-    rated_keys = [e.key for e in spec.elements if e.kind == "rated"]
-    ratings: dict[str, pd.Series] = {}
-    rows = list(AccountRating.objects.filter(element_key__in=rated_keys).values_list("element_key", "account_id", "level"))
-    if rows:
-        frame = pd.DataFrame(rows, columns=["key", "account", "level"])
-        for key, group in frame.groupby("key"):
-            ratings[key] = pd.Series(group["level"].to_numpy(), index=group["account"].to_numpy())
+    rated_keys = {e.key for e in spec.elements if e.kind == "rated"}
+    ratings = {k: v for k, v in ratings_by_element().items() if k in rated_keys}
     scores = score_frame(spec, ids, measures, ratings, today)
     for m in SHOWN_MEASURES:
         values = measures[m].reindex(scores.frame.index).to_numpy(dtype="float64")
         scores.frame[f"measure.{m}"] = np.where(np.isnan(values), 0.0, values)
     return scores
+
+
+_ratings: dict[str, tuple[tuple, dict[str, pd.Series]]] = {}
+
+
+def ratings_by_element() -> dict[str, pd.Series]:
+    """Every rating as {element key: Series(account id -> level)}, re-read only when they changed."""
+    from django.db import connection
+    from django.db.models import Count, Max
+
+    version = (connection.settings_dict["NAME"],
+               *AccountRating.objects.aggregate(n=Count("id"), top=Max("id"), at=Max("rated_at")).values())
+    hit = _ratings.get("all")
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    ratings: dict[str, pd.Series] = {}
+    rows = list(AccountRating.objects.values_list("element_key", "account_id", "level"))
+    if rows:
+        frame = pd.DataFrame(rows, columns=["key", "account", "level"])
+        for key, group in frame.groupby("key"):
+            ratings[str(key)] = pd.Series(group["level"].to_numpy(), index=group["account"].to_numpy())
+    _ratings["all"] = (version, ratings)
+    return ratings
 
 
 @dataclass
