@@ -159,6 +159,7 @@ from collections import defaultdict  # noqa: E402
 from decimal import Decimal  # noqa: E402
 
 from django.db.models import Prefetch  # noqa: E402
+from django.utils.html import format_html_join  # noqa: E402
 
 from dealpilot.crm.models import LineItem, Opportunity, OpportunityContactRole, PlanUnit, User  # noqa: E402
 
@@ -270,16 +271,28 @@ def plan_detail(user, plan: AccountPlan) -> dict:
     research = {area: [] for area, _ in ResearchArea.choices}
     for note in plan.research.all():
         research[note.area].append(note)
+    scorecard = plan_scorecard(plan)
+    current = {r["objective_id"]: r["current"] for r in scorecard["revenue_objectives"]}
+    objectives = list(plan.objectives.all())
+    for o in objectives:
+        o.current_revenue = current.get(o.pk)
+        for strategy in o.strategies.all():
+            for a in strategy.actions.all():
+                a.status_options = format_html_join("", '<option value="{}"{}>{}</option>',
+                                                    ((v, " selected" if v == a.status else "", label) for v, label in ActionStatus.choices))
+    people = list(User.objects.visible_to(user).filter(is_active=True).exclude(role="enablement").order_by("full_name", "username")[:500])
+    # the owner choices of every "add action" form, rendered once (a plan may have many strategies)
+    owner_options = format_html_join("", '<option value="{}"{}>{}</option>',
+                                     ((p.pk, " selected" if p.pk == user.pk else "", str(p)) for p in people))
     return {
-        "plan": plan, "account": plan.account, "units": list(plan.units.all()),
+        "plan": plan, "account": plan.account, "units": list(plan.units.all()), "owner_options": owner_options,
         "available_units": list(PlanUnit.objects.filter(account_id=plan.account_id).exclude(pk__in=chosen).order_by("name")),
         "research": [(area, label, research[area]) for area, label in ResearchArea.choices],
-        "objectives": list(plan.objectives.all()),
-        "completeness": plan_completeness(plan), "scorecard": plan_scorecard(plan),
+        "objectives": objectives,
+        "completeness": plan_completeness(plan), "scorecard": scorecard,
         "history": list(plan.history.select_related("actor")[:30]),
         "action_statuses": ActionStatus.choices, "objective_kinds": ObjectiveKind.choices,
-        "people": list(User.objects.visible_to(user).filter(is_active=True).exclude(role="enablement")
-                       .order_by("full_name", "username")[:500]),
+        "people": people,
     }
 
 
