@@ -35,7 +35,7 @@ def test_priorities_chart_and_rating_moves_the_quadrant(page, live_server, showc
     log_in(page, live_server, showcase["leader"].username)
     page.click("nav.mainnav >> text=Priorities")
     expect(page).to_have_url(re.compile(r"/planning/$"))
-    expect(page.locator("#quadrants.chart-plot.chart-ready")).to_be_visible()
+    expect(page.locator("#quadrants.chart-plot.chart-ready")).to_be_visible(timeout=60_000)  # plotly.js on a busy machine
     expect(page.locator("#quadrants .scatterlayer .point")).to_have_count(10)
     expect(page.locator("[data-testid=priority-table] tbody tr")).to_have_count(10)
 
@@ -107,3 +107,14 @@ def test_building_a_plan_raises_its_completeness(page, live_server, showcase):  
     assert len(set(steps)) == len(steps), steps  # every step moved it
     expect(page.locator("[data-testid=missing]")).not_to_contain_text("No plan unit chosen")
     expect(page.locator("[data-testid=scorecard]")).to_contain_text("150,000")
+
+    # the people map of the same account: its org chart is drawn, and a white-space click makes a lead
+    page.click("nav.account-tabs >> text=People & relationships")
+    expect(page.locator("#org-chart.chart-plot.chart-ready")).to_be_visible(timeout=60_000)
+    expect(page.locator("[data-testid=people-table] tbody tr")).to_have_count(5)
+    page.click("nav.account-tabs >> text=White space")
+    first_lead = page.locator("[data-testid^=lead-]").first
+    with page.expect_navigation():
+        first_lead.click()
+    expect(page.locator("[data-testid=leads] tbody tr")).to_have_count(1)
+    expect(page.locator("[data-testid=leads]")).to_contain_text("Open")
