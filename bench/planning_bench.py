@@ -430,7 +430,7 @@ def main() -> None:
         f"| cold: measures from the database, then scoring | {ours_cold:.2f} s | {load_s + pandas_compute_s:.2f} s "
         f"(read {load_s:.2f} + score {pandas_compute_s:.2f}) | {(load_s + pandas_compute_s) / ours_cold:.1f}x |",
         "",
-        f"| account-plan page (200 contacts, 50 plan units, 50 objectives, 100 actions) | p50 | p95 |",
+        "| account-plan page (200 contacts, 50 plan units, 50 objectives, 100 actions) | p50 | p95 |",
         "| --- | ---: | ---: |",
         f"| GET /planning/accounts/ID/plan/, {args.page_requests} requests, server-side render | {p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms |",
         "",

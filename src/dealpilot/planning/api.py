@@ -5,7 +5,8 @@ id that does not exist. The scoring model is read by any sales user and written 
 admins (others get 404, as on the pages)."""
 
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 
 from ninja import Field, Query, Router, Schema, Status
@@ -13,6 +14,7 @@ from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 
 from . import selectors, services
+from .models import AccountPlan
 from .scoring import SpecError, parse_spec
 
 router = Router(tags=["planning"])
@@ -198,11 +200,6 @@ def delete_rating(request, account_id: int, element_key: str):
 
 
 # ---- account plans ---------------------------------------------------------------------------------
-
-from datetime import date  # noqa: E402
-from decimal import Decimal  # noqa: E402
-
-from .models import AccountPlan  # noqa: E402
 
 
 def _plan(request, account_id: int) -> AccountPlan:

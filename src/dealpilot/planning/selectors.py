@@ -3,17 +3,47 @@ one account's score explained. Accounts are listed only through `Account.objects
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 
-from dealpilot.crm.models import Account
+from dealpilot.crm.models import (
+    Account,
+    Activity,
+    Contact,
+    ContactRole,
+    LineItem,
+    Opportunity,
+    OpportunityContactRole,
+    PlanUnit,
+    Product,
+    User,
+)
 
-from .models import AccountRating
+from .models import (
+    AccountLead,
+    AccountPlan,
+    AccountRating,
+    Action,
+    ActionStatus,
+    CellStatus,
+    ContactProfile,
+    Influence,
+    Objective,
+    ObjectiveKind,
+    PlanComment,
+    ResearchArea,
+    Strategy,
+    WhiteSpaceCell,
+)
 from .scoring import METRICS, QUADRANTS, ModelSpec, Scores, contributions, measure_cache, records_version, score_frame
 from .services import active_spec
 
@@ -155,16 +185,6 @@ def account_score(account: Account, scores: Scores | None = None) -> dict:
 
 # ---- account plans ---------------------------------------------------------------------------------
 
-from collections import defaultdict  # noqa: E402
-from decimal import Decimal  # noqa: E402
-
-from django.db.models import Prefetch  # noqa: E402
-from django.utils.html import format_html_join  # noqa: E402
-
-from dealpilot.crm.models import LineItem, Opportunity, OpportunityContactRole, PlanUnit, User  # noqa: E402
-
-from .models import AccountPlan, Action, ActionStatus, Objective, ObjectiveKind, ResearchArea, Strategy  # noqa: E402
-
 UNIT_SECTIONS = ("goals", "pressures", "initiatives", "obstacles")
 
 
@@ -298,10 +318,6 @@ def plan_detail(user, plan: AccountPlan) -> dict:
 
 # ---- people and influence, relationships ----------------------------------------------------------------
 
-from dealpilot.crm.models import Activity, Contact, ContactRole, Product  # noqa: E402
-
-from .models import AccountLead, CellStatus, ContactProfile, Influence, WhiteSpaceCell  # noqa: E402
-
 DECIDERS = (ContactRole.DECISION_MAKER, ContactRole.ECONOMIC_BUYER)
 KEY_ROLES = (ContactRole.DECISION_MAKER, ContactRole.ECONOMIC_BUYER, ContactRole.EXECUTIVE_SPONSOR, ContactRole.CHAMPION)
 LAPSE_DAYS = 90
@@ -415,8 +431,6 @@ def white_space(account: Account) -> dict:
 
 
 # ---- discussion ------------------------------------------------------------------------------------------
-
-from .models import PlanComment  # noqa: E402
 
 
 def plan_comments(plan: AccountPlan, limit: int = 50) -> list[PlanComment]:

@@ -7,13 +7,51 @@ not see raises `NotVisible` (pages and API answer 404), bad input raises `SpecEr
 
 from __future__ import annotations
 
+import re
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
-from dealpilot.crm.models import Account
+from dealpilot.crm.models import (
+    Account,
+    Contact,
+    ContactRole,
+    LineItem,
+    Opportunity,
+    OpportunityContactRole,
+    PlanUnit,
+    Product,
+    User,
+)
 
-from .models import AccountRating, ElementKind, ScoringElement, ScoringModel
+from .models import (
+    AccountLead,
+    AccountPlan,
+    AccountRating,
+    Action,
+    ActionStatus,
+    Attitude,
+    CellStatus,
+    ContactProfile,
+    DecisionStyle,
+    ElementKind,
+    Influence,
+    LeadStatus,
+    Objective,
+    ObjectiveKind,
+    PlanComment,
+    PlanEvent,
+    PlanScope,
+    Power,
+    ResearchArea,
+    ResearchNote,
+    ScoringElement,
+    ScoringModel,
+    Strategy,
+    WhiteSpaceCell,
+)
 from .scoring import ModelSpec, SpecError, default_spec, dump_yaml, parse_yaml
 
 
@@ -134,25 +172,6 @@ def rate_account(user, account_id: int, element_key: str, level: str, note: str 
 
 
 # ---- account plans ------------------------------------------------------------------------------------
-
-from datetime import date, timedelta  # noqa: E402
-
-from django.utils import timezone  # noqa: E402
-
-from dealpilot.crm.models import PlanUnit, User  # noqa: E402
-
-from .models import (  # noqa: E402
-    AccountPlan,
-    Action,
-    ActionStatus,
-    Objective,
-    ObjectiveKind,
-    PlanEvent,
-    PlanScope,
-    ResearchArea,
-    ResearchNote,
-    Strategy,
-)
 
 TEXT_LIMIT = 10_000
 
@@ -358,7 +377,7 @@ def delete_plan_item(user, kind: str, pk: int) -> None:
         raise ValueError(f"kind must be one of {', '.join(paths)}")
     model, path = paths[kind]
     obj = _plan_child(user, model, pk, path)
-    plan = AccountPlan.objects.get(pk=obj.pk if model is AccountPlan else _plan_id(obj, path))
+    plan = AccountPlan.objects.get(pk=_plan_id(obj, path))
     with transaction.atomic():
         _log(plan, user, f"Removed a {kind}")
         obj.delete()
@@ -371,20 +390,6 @@ def _plan_id(obj, path: str) -> int:
 
 
 # ---- people and influence -------------------------------------------------------------------------------
-
-from dealpilot.crm.models import Contact, ContactRole, LineItem, Opportunity, OpportunityContactRole, Product  # noqa: E402
-
-from .models import (  # noqa: E402
-    AccountLead,
-    Attitude,
-    CellStatus,
-    ContactProfile,
-    DecisionStyle,
-    Influence,
-    LeadStatus,
-    Power,
-    WhiteSpaceCell,
-)
 
 
 def _account_contact(user, account_id: int, contact_id: int) -> Contact:
@@ -511,10 +516,6 @@ def drop_lead(user, lead_id: int) -> AccountLead:
 
 
 # ---- discussion ------------------------------------------------------------------------------------------
-
-import re  # noqa: E402
-
-from .models import PlanComment  # noqa: E402
 
 MENTION = re.compile(r"(?<![\w.])@([\w.+-]{1,150})")
 

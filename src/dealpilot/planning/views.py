@@ -4,6 +4,9 @@ renders; an account the caller may not see is a 404, and so is a page not for th
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
 import plotly.graph_objects as go
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -165,8 +168,6 @@ def scoring_model_yaml(request):
 
 # ---- account plans ---------------------------------------------------------------------------------
 
-from datetime import date as _date  # noqa: E402
-
 
 def _plan_or_404(user, pk: int):
     try:
@@ -180,7 +181,7 @@ def _date_or_none(value: str | None):
     if not value:
         return None
     try:
-        return _date.fromisoformat(value)
+        return date.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
@@ -199,8 +200,6 @@ def _amount_or_none(value: str | None):
     value = (value or "").strip().replace(",", "")
     if not value:
         return None
-    from decimal import Decimal, InvalidOperation
-
     try:
         return Decimal(value)
     except InvalidOperation:
