@@ -3,7 +3,7 @@
 import pytest
 
 from dealpilot.planning.demo import seed_demo
-from dealpilot.planning.models import AccountPlan, AccountRating, PlanEvent
+from dealpilot.planning.models import AccountPlan, AccountRating, ContactProfile, PlanEvent
 from dealpilot.planning.selectors import plan_completeness, load_plan, priority_rows
 from tests.factories import build_showcase_org
 
@@ -20,5 +20,6 @@ def test_seed_demo_rates_accounts_and_plans_a_accounts_once():
         assert quadrant[plan.account_id] == "A"
         c = plan_completeness(load_plan(plan.pk))
         assert 50 <= c["percent"] < 100 and c["missing"]  # a believable plan, with work left
+    assert ContactProfile.objects.filter(contact__account__account_plan__isnull=False).exists()
     seed_demo()
     assert (AccountRating.objects.count(), AccountPlan.objects.count(), PlanEvent.objects.count()) == (ratings, plans, events)

@@ -86,9 +86,28 @@ def _seed_plans() -> None:
                             due_date=today + timedelta(days=10))
         services.add_action(rep, strategy.pk, "Send the industry reference case", owner_id=rep.pk,
                             due_date=today - timedelta(days=3))
+        _seed_people(rep, account)
         made += 1
         if made == PLANNED_ACCOUNTS:
             break
+
+
+def _seed_people(rep, account) -> None:
+    """What the account team knows about the top of the account's organisation."""
+    from dealpilot.crm.models import Contact
+
+    from . import services
+
+    heads = list(Contact.objects.filter(account=account, reports_to__isnull=True, has_left=False).order_by("id")[:6])
+    looks = [("decision_maker", "high", "supporter", "analytical"), ("economic_buyer", "high", "sceptic", "driver"),
+             ("champion", "medium", "champion", "expressive"), ("influencer", "medium", "neutral", "amiable"),
+             ("technical_buyer", "low", "supporter", "analytical"), ("gatekeeper", "low", "opponent", "driver")]
+    for contact, (role, power, attitude, style) in zip(heads, looks):
+        services.update_profile(rep, account.pk, contact.pk, decision_role=role, power=power, attitude=attitude,
+                                decision_style=style, key_person=power == "high")
+    if len(heads) >= 3:
+        services.add_influence(rep, account.pk, heads[2].pk, heads[0].pk, "Trusted adviser on operations")
+        services.add_influence(rep, account.pk, heads[3 % len(heads)].pk, heads[1].pk, "")
 
 
 def seed_demo() -> None:

@@ -379,7 +379,8 @@ def people_map(account: Account, today: date | None = None) -> dict:
             gaps.append(f"Key contact {p['name']} has left")
     alerts = [f"No contact with {p['name']} ({p['decision_role_label'] or 'key person'}) for "
               + (f"{p['days_since_contact']} days" if p["days_since_contact"] is not None else "ever") for p in people if p["lapsed"]]
-    return {"people": people, "influences": influences, "gaps": gaps, "alerts": alerts, "days_since_contact": account_last}
+    return {"people": people, "influences": influences, "gaps": gaps, "alerts": alerts, "days_since_contact": account_last,
+            "issue_count": len(gaps) + len(alerts)}
 
 
 def scoring_measure_days(account_id: int, today: date) -> int | None:

@@ -310,8 +310,9 @@ def org_chart(people: list[dict], influences: list[dict]):
     for p in people:
         levels.setdefault(depth(p["id"]), []).append(p)
     pos = {}
-    for level, members in levels.items():
-        members.sort(key=lambda p: (by_id.get(p["reports_to_id"], {}).get("name", ""), p["name"]))
+    for level in sorted(levels):  # each level under its managers, in their order: few crossing lines
+        members = levels[level]
+        members.sort(key=lambda p: (pos.get(p["reports_to_id"], (0.0, 0))[0], p["name"]))
         for i, p in enumerate(members):
             pos[p["id"]] = ((i + 1) / (len(members) + 1), -level)
     fig = go.Figure()
