@@ -189,3 +189,12 @@ def test_plan_page_renders_in_a_fixed_number_of_queries(client, org, planned, dj
     client.force_login(org.rep_emea)
     with django_assert_max_num_queries(60):
         assert client.get(reverse("planning:plan", args=[account.pk])).status_code == 200
+
+
+def test_priorities_link_the_plans(client, org, planned):
+    client.force_login(org.leader)
+    rows = {r["account_id"]: r for r in client.get("/api/planning/priorities").json()["items"]}
+    assert rows[planned["account"].pk]["has_plan"] is True
+    assert rows[org.accounts["rep_dach"].pk]["has_plan"] is False
+    page = client.get(reverse("planning:priorities"))
+    assert reverse("planning:plan", args=[planned["account"].pk]).encode() in page.content

@@ -117,6 +117,7 @@ class PriorityOut(Schema):
     treatment: str
     won_revenue: float
     open_pipeline: float
+    has_plan: bool
 
 
 class PriorityQuery(Schema):

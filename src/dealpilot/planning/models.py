@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from dealpilot.crm.models import Account
+from dealpilot.crm.models import MONEY, Account
 
 
 class Axis(models.TextChoices):
@@ -78,9 +78,6 @@ class AccountRating(models.Model):
 
 
 # ---- account plans ---------------------------------------------------------------------------------
-
-MONEY = {"max_digits": 18, "decimal_places": 2}
-
 
 class AccountPlan(models.Model):
     """One strategic plan per account; visible and editable to whoever may see the account."""

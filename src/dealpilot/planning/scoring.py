@@ -17,7 +17,6 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -393,7 +392,3 @@ def contributions(spec: ModelSpec, row: pd.Series) -> list[dict]:
                 "contribution": round(e.weight * points / total_weight, 2) if total_weight else 0.0,
             })
     return out
-
-
-def decimal_or_none(value) -> Decimal | None:
-    return None if value is None else Decimal(str(value))

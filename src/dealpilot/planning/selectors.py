@@ -126,6 +126,8 @@ def priority_rows(user, filters: PriorityFilters | None = None, scores: Scores |
     if filters.quadrant:
         table = table[table["quadrant"] == filters.quadrant]
     table = table.assign(combined=table["current"] + table["future"])
+    planned = set(AccountPlan.objects.filter(account_id__in=table["account_id"].tolist()).values_list("account_id", flat=True)) \
+        if len(table) <= 5000 else set(AccountPlan.objects.values_list("account_id", flat=True))
     order = {
         "priority": (["quadrant", "combined", "name"], [True, False, True]),
         "current": (["current", "name"], [False, True]),
@@ -142,6 +144,7 @@ def priority_rows(user, filters: PriorityFilters | None = None, scores: Scores |
             "current_score": round(float(r.current), 1), "future_score": round(float(r.future), 1),
             "quadrant": r.quadrant, "treatment": QUADRANTS[r.quadrant][1],
             "won_revenue": round(float(r.won), 2), "open_pipeline": round(float(r.pipeline), 2),
+            "has_plan": int(r.account_id) in planned,
         })
     return out
 
