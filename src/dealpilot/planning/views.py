@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import wraps
 
 import plotly.graph_objects as go
 from django.contrib import messages
@@ -32,12 +33,13 @@ EXPORT_COLUMNS = ["rank", "account", "quadrant", "treatment", "current_score", "
 
 def sales_user_required(view):
     """Signed-in people with sales records (not enablement authors): others get 404."""
+
+    @wraps(view)
     def wrapped(request, *args, **kwargs):
         if request.user.role == "enablement" and not request.user.sees_everything:
             raise Http404("No such page")
         return view(request, *args, **kwargs)
 
-    wrapped.__name__, wrapped.__doc__ = view.__name__, view.__doc__
     return login_required(wrapped)
 
 
