@@ -211,7 +211,7 @@ from datetime import datetime  # noqa: E402  (the report command's --from/--to)
 
 @app.command()
 def report(
-    name: Annotated[str, typer.Argument(help="velocity, levers, pipeline-creation, diagnosis, meeting or forecast")],
+    name: Annotated[str, typer.Argument(help="velocity, levers, pipeline-creation, diagnosis, meeting, forecast or accounts")],
     group_by: Annotated[Optional[str], typer.Option("--group-by", help="owner, team, product, source or region (default: all in one)")] = None,
     period: Annotated[str, typer.Option("--period", help="month, quarter or year")] = "quarter",
     start: Annotated[Optional[datetime], typer.Option("--from", formats=["%Y-%m-%d"], help="First day (YYYY-MM-DD).")] = None,
@@ -236,6 +236,47 @@ def report(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2)
     typer.echo(render(rows, format, title=name), nl=format == "table")
+
+
+planning_app = typer.Typer(help="Account planning: the scoring model as YAML.", no_args_is_help=True)
+app.add_typer(planning_app, name="planning")
+
+
+@planning_app.command("export-model")
+def planning_export_model(
+    path: Annotated[Optional[Path], typer.Argument(help="File to write (default: standard output).")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Write the account-scoring model as YAML."""
+    setup_django(database_url)
+    from dealpilot.planning.services import export_yaml
+
+    text = export_yaml()
+    if path is None:
+        typer.echo(text, nl=False)
+    else:
+        path.write_text(text, encoding="utf-8")
+        console.print(f"Scoring model written to {path}")
+
+
+@planning_app.command("import-model")
+def planning_import_model(
+    path: Annotated[Path, typer.Argument(help="YAML file of a scoring model.", exists=True, dir_okay=False)],
+    as_user: Annotated[str, typer.Option("--as", help="Username of the sales leader or admin making the change.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Replace the account-scoring model with a YAML file (ratings are kept per element key)."""
+    setup_django(database_url)
+    from dealpilot.analytics.report import ReportError, find_user
+    from dealpilot.planning.scoring import SpecError
+    from dealpilot.planning.services import NotAllowed, import_yaml
+
+    try:
+        model = import_yaml(find_user(as_user), path.read_text(encoding="utf-8"))
+    except (ReportError, SpecError, NotAllowed, UnicodeDecodeError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2)
+    console.print(f"Scoring model {model.name!r} imported ({model.elements.count()} elements)")
 
 
 def main() -> None:

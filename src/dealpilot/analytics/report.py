@@ -15,7 +15,7 @@ from decimal import Decimal
 from . import metrics as m
 from .frames import frames_for
 
-REPORTS = ("velocity", "levers", "pipeline-creation", "diagnosis", "meeting", "forecast")
+REPORTS = ("velocity", "levers", "pipeline-creation", "diagnosis", "meeting", "forecast", "accounts")
 
 
 class ReportError(ValueError):
@@ -42,6 +42,10 @@ def report_rows(name: str, *, group_by: str | None = None, period: str = "quarte
         raise ReportError(f"--group-by must be one of {', '.join(m.GROUPS)}")
     if period not in m.PERIODS:
         raise ReportError(f"--period must be one of {', '.join(m.PERIODS)}")
+    if name == "accounts":  # account priorities (planning app): scores and quadrants, ranked
+        from dealpilot.planning.selectors import priority_rows
+
+        return priority_rows(find_user(as_user))
     f = frames_for(find_user(as_user), engine)
     if name == "velocity":
         return m.velocity(f, group_by, period, start, end)
