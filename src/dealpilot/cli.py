@@ -196,6 +196,11 @@ def report(
     typer.echo(render(rows, format, title=name), nl=format == "table")
 
 
+from dealpilot.deals.cli import deals_app  # noqa: E402  (deal intelligence: train, score, rules)
+
+app.add_typer(deals_app, name="deals")
+
+
 def main() -> None:
     app(prog_name="dealpilot")
 

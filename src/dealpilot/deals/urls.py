@@ -1,5 +1,12 @@
-from django.urls import path  # noqa: F401  (the app's pages are added here)
+from django.urls import path
+
+from . import views
 
 app_name = "deals"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("opportunities/<int:pk>/qualification/", views.qualification, name="qualification"),
+    path("rules/", views.rules, name="rules"),
+    path("rules/export/", views.rules_export, name="rules_export"),
+    path("model/", views.model, name="model"),
+]
