@@ -238,7 +238,7 @@ def _describe(group: str, row: dict, state: DealState, ctx: ScoringContext, item
                 if v["account_closed"] else "First closed deal with this account still to come")
     if group == "rules":
         fired = sorted(item.fired_rules, key=lambda f: -abs(f.weight))[:2]
-        return "Knowledge rules: " + ("; ".join(f.reason for f in fired) if fired else "none apply")
+        return "Knowledge rules: " + ("; ".join(f.reason.rstrip(".") for f in fired) if fired else "none apply")
     if group == "source":
         return f"Source: {SOURCE_LABELS.get(rec.source, rec.source) or 'unknown'}"
     if group == "product":
@@ -359,7 +359,7 @@ def train_model(run: WinModelRun) -> WinModelRun:
                           {"run": run.pk, "trained_at": timezone.now().isoformat(), "metrics": result.metrics})
             run.file = str(relative)
             run.deals_train, run.deals_calibration, run.deals_test = result.counts
-            run.metrics = {**result.metrics, "seconds": round(result.seconds, 2), "rows": len(rows)}
+            run.metrics = {**result.metrics, "seconds": round(result.seconds, 2), "training_rows": len(rows)}
             run.status = ModelStatus.DONE
             run.message = f"Trained on {len(rows)} snapshots of {len(closed)} closed deals in {result.seconds:.1f} s."
             with transaction.atomic():

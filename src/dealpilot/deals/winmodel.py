@@ -7,6 +7,7 @@ loaded trusting only the few types a model file holds.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +19,12 @@ TRUSTED_TYPES = frozenset({"collections.OrderedDict", "lightgbm.basic.Booster", 
                            "numpy.dtype", "numpy.ndarray", "builtins.slice"})
 
 SPLIT = (0.70, 0.15, 0.15)  # train / calibrate / test, in order of close date
-LGBM_PARAMS = {"n_estimators": 300, "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 20,
+# One thread by default: on a shared machine OpenMP threads that wait for a busy core spin, and two
+# threads trained 10x slower than one in our measurements (DEALPILOT_WIN_MODEL_THREADS overrides).
+LGBM_PARAMS = {"n_estimators": 200, "learning_rate": 0.07, "num_leaves": 15, "min_child_samples": 20,
                "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "reg_lambda": 1.0,
-               "max_cat_to_onehot": 8, "cat_smooth": 10, "verbose": -1, "n_jobs": 2}
+               "max_cat_to_onehot": 8, "cat_smooth": 10, "verbose": -1,
+               "n_jobs": int(os.environ.get("DEALPILOT_WIN_MODEL_THREADS", "1"))}
 ISOTONIC_MIN_ROWS = 400  # fewer calibration rows than this: Platt scaling (a logistic curve) instead
 
 
