@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 
@@ -232,4 +232,4 @@ def train(request):
     with transaction.atomic():
         run = request_training(request.user)
     run.refresh_from_db()
-    return 202, {"run_id": run.pk, "status": run.status}
+    return Status(202, {"run_id": run.pk, "status": run.status})

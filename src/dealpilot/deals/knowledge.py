@@ -153,6 +153,7 @@ def load_config(text: str) -> dict:
 
 
 def export_config() -> str:
+    ensure_defaults()
     questions = []
     for q in QualificationQuestion.objects.filter(is_active=True):
         item = {"key": q.key, "text": q.text}

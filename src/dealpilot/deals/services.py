@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from dealpilot.crm.models import Opportunity, User
 
+from .knowledge import ensure_defaults
 from .models import QualificationAnswer, QualificationAnswerChange, QualificationQuestion
 
 
@@ -19,6 +20,7 @@ class AnswerError(ValueError):
 def answer_questions(opportunity: Opportunity, answers: dict[str, str], *, user: User | None) -> list[QualificationAnswerChange]:
     """Set the answers given (question key -> value; "" clears one), all or none, recording each
     change (old -> new, who, when). Unchanged answers record nothing."""
+    ensure_defaults()
     questions = {q.key: q for q in QualificationQuestion.objects.filter(is_active=True, key__in=list(answers))}
     unknown = sorted(set(answers) - set(questions))
     if unknown:

@@ -12,11 +12,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dealpilot.web.access import can_run_imports, is_partial, leader_required
+from dealpilot.web.access import can_run_imports, is_partial
 from dealpilot.web.charts import chart
 
 from . import selectors, services
-from .knowledge import ConfigError, export_config, load_config
+from .knowledge import ConfigError, ensure_defaults, export_config, load_config
 from .models import KnowledgeRule, QualificationQuestion, SignalSettings
 from .scoring import active_run
 from .tasks import request_training
@@ -37,6 +37,7 @@ def qualification(request, pk: int):
     """Save the answers posted (question key -> value); htmx gets the panel back, a plain form post
     goes back to the opportunity page."""
     opportunity = _deal_or_404(request, pk)
+    ensure_defaults()
     keys = set(QualificationQuestion.objects.filter(is_active=True).values_list("key", flat=True))
     answers = {k: v for k, v in request.POST.items() if k in keys}
     error = ""
@@ -60,6 +61,7 @@ def rules(request):
     """The knowledge rules, questions and thresholds; sales leaders edit them as YAML."""
     if request.user.role == "enablement" and not request.user.sees_everything:
         raise Http404("No such page")
+    ensure_defaults()
     can_edit = can_run_imports(request.user)
     text = None
     if request.method == "POST":
@@ -83,7 +85,6 @@ def rules(request):
     return render(request, "deals/rules.html", {
         "rules": KnowledgeRule.objects.all(), "questions": QualificationQuestion.objects.filter(is_active=True),
         "settings": SignalSettings.current(), "yaml": text if text is not None else export, "can_edit": can_edit,
-        "status": 400 if text is not None else 200,
     }, status=400 if text is not None else 200)
 
 
