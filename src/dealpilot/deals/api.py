@@ -16,7 +16,7 @@ from dealpilot.web.access import can_run_imports
 
 from . import selectors, services
 from .knowledge import ConfigError, export_config, load_config
-from .scoring import active_run
+from .scoring import active_run, score_open_deals
 from .tasks import request_training
 
 router = Router(tags=["deals"])
@@ -179,6 +179,7 @@ def answer_qualification(request, pk: int, payload: QualificationIn):
         services.answer_questions(opportunity, payload.answers, user=request.user)
     except services.AnswerError as exc:
         raise HttpError(400, str(exc)) from None
+    score_open_deals([opportunity.pk])
     return _qualification(opportunity)
 
 

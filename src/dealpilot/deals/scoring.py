@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings as django_settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from dealpilot.crm.models import Opportunity, Source, StageHistory
 
 from . import winmodel
-from .features import FeatureContext, features, rule_context, training_rows
+from .features import FeatureContext, TrackRecords, features, rule_context, training_rows
 from .knowledge import active_rules, ensure_defaults, evaluate_rules
 from .models import ModelStatus, QualificationQuestion, SignalSettings, WinModelRun, WinScore
 from .records import DealRecord, DealState, contact_names, current_state, load_records  # noqa: F401
@@ -129,12 +129,36 @@ def stage_win_rates() -> tuple[dict[str, tuple[float, int]], float | None]:
     return rates, base
 
 
+_computed: dict[str, tuple[tuple, object]] = {}
+
+
+def data_version(*tables) -> tuple:
+    """What changes whenever a table's rows do: its count, highest id and latest update."""
+    version = [connection.settings_dict["NAME"]]
+    with connection.cursor() as cursor:
+        for model in tables:
+            qn = connection.ops.quote_name
+            cursor.execute(f"SELECT COUNT(*), MAX({qn('id')}), MAX({qn('updated_at')}) FROM {qn(model._meta.db_table)}")
+            version.append(tuple(str(v) for v in cursor.fetchone()))
+    return tuple(version)
+
+
+def cached(name: str, tables: tuple, compute):
+    """`compute()`, reused while the tables it reads are unchanged (per process)."""
+    version = data_version(*tables)
+    hit = _computed.get(name)
+    if hit is None or hit[0] != version:
+        hit = _computed[name] = (version, compute())
+    return hit[1]
+
+
 def scoring_context(*, with_model: bool = True) -> ScoringContext:
     ensure_defaults()
-    ctx = ScoringContext(settings=SignalSettings.current(), norms=stage_norms(), rules=active_rules(),
+    ctx = ScoringContext(settings=SignalSettings.current(), norms=cached("norms", (StageHistory,), stage_norms),
+                         rules=active_rules(),
                          questions=dict(QualificationQuestion.objects.filter(is_active=True).values_list("key", "text")),
                          stage_rates={}, base_rate=None)
-    ctx.stage_rates, ctx.base_rate = stage_win_rates()
+    ctx.stage_rates, ctx.base_rate = cached("stage_rates", (StageHistory, Opportunity), stage_win_rates)
     if with_model:
         try:
             loaded = load_active_model()
@@ -143,7 +167,8 @@ def scoring_context(*, with_model: bool = True) -> ScoringContext:
             loaded = None
         if loaded:
             ctx.run, ctx.model = loaded
-            ctx.features = FeatureContext.build(ctx.rules, ctx.settings, ctx.norms)
+            ctx.features = FeatureContext.build(ctx.rules, ctx.settings, ctx.norms,
+                                                cached("tracks", (Opportunity,), TrackRecords.from_db))
             # the model was trained with its own question columns: use those
             ctx.features.questions = [c[2:] for c in ctx.model.encoder.columns if c.startswith("q:")]
     return ctx
@@ -317,6 +342,24 @@ def score_open_deals(ids: list[int] | None = None, *, batch: int = 2000) -> int:
             store_scores(scores)
         done += len(scores)
     return done
+
+
+def is_fresh(score: WinScore) -> bool:
+    """Whether a stored score still describes its deal: nothing about the deal, its activities,
+    stage history or answers, nor the active model, changed after it was computed."""
+    from dealpilot.crm.models import Activity
+
+    from .models import QualificationAnswerChange
+
+    opp_id, at = score.opportunity_id, score.scored_at
+    run = active_run()
+    if (run is None) != (score.method == "rules") or (run and score.model_run_id != run.pk):
+        return False
+    return not (Opportunity.objects.filter(pk=opp_id, updated_at__gt=at).exists()
+                or Activity.objects.filter(opportunity_id=opp_id, updated_at__gt=at).exists()
+                or StageHistory.objects.filter(opportunity_id=opp_id, updated_at__gt=at).exists()
+                or QualificationAnswerChange.objects.filter(opportunity_id=opp_id, changed_at__gt=at).exists()
+                or SignalSettings.objects.filter(updated_at__gt=at).exists())
 
 
 def explain_difference(model_p: float, rep_p: float | None, score_up: list[dict], score_down: list[dict]) -> str:

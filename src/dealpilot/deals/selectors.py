@@ -71,14 +71,22 @@ def deal_panel(user: User, opportunity: Opportunity) -> DealPanel:
         return panel
     records = load_records([opportunity.pk])
     contact_names(records)
-    ctx = scoring.scoring_context()
-    items, scores = scoring.score_records(records, ctx)
-    item, score = items[0], scores[0]
+    stored = WinScore.objects.filter(opportunity=opportunity).first()
+    if stored is not None and scoring.is_fresh(stored):
+        # the stored score still holds: the signals are computed now, without loading the model
+        ctx = scoring.scoring_context(with_model=False)
+        item = scoring.insight(current_state(records[opportunity.pk]), ctx)
+        panel.probability, panel.method, panel.note = stored.probability, stored.method, stored.note
+        panel.reasons_up, panel.reasons_down = stored.reasons_up, stored.reasons_down
+    else:
+        ctx = scoring.scoring_context()
+        items, scores = scoring.score_records(records, ctx)
+        item, score = items[0], scores[0]
+        panel.probability, panel.method, panel.note = score.probability, score.method, score.note
+        panel.reasons_up = [r.as_dict() for r in score.reasons_up]
+        panel.reasons_down = [r.as_dict() for r in score.reasons_down]
     panel.vulnerabilities, panel.coverage, panel.rule_score = item.vulnerabilities, item.coverage, item.rule_score
-    panel.probability, panel.method, panel.note = score.probability, score.method, score.note
-    panel.reasons_up = [r.as_dict() for r in score.reasons_up]
-    panel.reasons_down = [r.as_dict() for r in score.reasons_down]
-    panel.difference = scoring.explain_difference(score.probability, rep, panel.reasons_up, panel.reasons_down)
+    panel.difference = scoring.explain_difference(panel.probability, rep, panel.reasons_up, panel.reasons_down)
     return panel
 
 

@@ -18,7 +18,7 @@ from dealpilot.web.charts import chart
 from . import selectors, services
 from .knowledge import ConfigError, ensure_defaults, export_config, load_config
 from .models import KnowledgeRule, QualificationQuestion, SignalSettings
-from .scoring import active_run
+from .scoring import active_run, score_open_deals
 from .tasks import request_training
 
 MAX_YAML_BYTES = 256 * 1024
@@ -45,6 +45,8 @@ def qualification(request, pk: int):
         services.answer_questions(opportunity, answers, user=request.user)
     except services.AnswerError as exc:
         error = str(exc)
+    else:
+        score_open_deals([opportunity.pk])
     if is_partial(request):
         context = {"panel": selectors.deal_panel(request.user, opportunity), "error": error}
         return render(request, "deals/_panel.html", context, status=400 if error else 200)
