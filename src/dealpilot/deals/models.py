@@ -137,7 +137,7 @@ class WinModelRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     file = models.CharField(max_length=500, blank=True, help_text="The skops file, relative to the data folder")
     deals_train = models.PositiveIntegerField(default=0)
-    deals_calibration = models.PositiveIntegerField(default=0)
+    deals_calibration = models.PositiveIntegerField(default=0)  # of the training deals, those scored out of fold to calibrate
     deals_test = models.PositiveIntegerField(default=0)
     metrics = models.JSONField(default=dict, blank=True, help_text="AUC, Brier, ECE, reliability on the later, held-out deals")
     message = models.TextField(blank=True)

@@ -302,7 +302,7 @@ def model_scores(items: list[DealInsight], ctx: ScoringContext) -> list[DealScor
         up = [Reason(_describe(g, rows[k], item.state, ctx, item), e) for g, e in ranked if e >= MIN_REASON][:n]
         down = [Reason(_describe(g, rows[k], item.state, ctx, item), e) for g, e in ranked if e <= -MIN_REASON][:n]
         m = ctx.run.metrics or {}
-        note = (f"Win model trained on {ctx.run.deals_train + ctx.run.deals_calibration} of your closed deals "
+        note = (f"Win model trained on {ctx.run.deals_train} of your closed deals "
                 f"({ctx.run.created_at:%d %b %Y}); on the {ctx.run.deals_test} latest it scored AUC {m.get('auc', 0):.2f}, "
                 f"calibration error {m.get('ece', 0):.1%}.")
         out.append(DealScore(item.state.record.id, float(p[k]), "model", up, down, note, ctx.run.id))

@@ -18,7 +18,9 @@ TRUSTED_TYPES = frozenset({"collections.OrderedDict", "lightgbm.basic.Booster", 
                            "sklearn.isotonic.IsotonicRegression", "sklearn.linear_model._logistic.LogisticRegression",
                            "numpy.dtype", "numpy.ndarray", "builtins.slice"})
 
-SPLIT = (0.70, 0.15, 0.15)  # train / calibrate / test, in order of close date
+SPLIT = (0.70, 0.15, 0.15)  # in order of close date: the last part is the test set (the first two are fit on together)
+FOLDS = 3  # time-ordered folds whose out-of-fold scores calibrate the model
+FOLD_MAX_ROWS = 200_000  # rows a fold model is fit on at most (sampled): bounds training time on big histories
 # One thread by default: on a shared machine OpenMP threads that wait for a busy core spin, and two
 # threads trained 10x slower than one in our measurements (DEALPILOT_WIN_MODEL_THREADS overrides).
 LGBM_PARAMS = {"n_estimators": 200, "learning_rate": 0.07, "num_leaves": 15, "min_child_samples": 20,
@@ -167,30 +169,55 @@ class TrainingResult:
     seconds: float
 
 
+def _blocks(close_days: list, deal_ids: list[int], mask: np.ndarray, n_blocks: int) -> np.ndarray:
+    """Each row's block (0..n_blocks-1) among the rows in `mask`, cut by deal in close-date order;
+    -1 outside the mask."""
+    deals = sorted({(c, d) for c, d, m in zip(close_days, deal_ids, mask) if m})
+    block_of = {d: min(n_blocks - 1, i * n_blocks // max(1, len(deals))) for i, (_, d) in enumerate(deals)}
+    return np.array([block_of[d] if m else -1 for d, m in zip(deal_ids, mask)])
+
+
 def train(rows: list[dict], labels: list[int], deal_ids: list[int], close_days: list, columns: list[str],
-          categorical: list[str], *, params: dict | None = None) -> TrainingResult:
-    """Fit on the earliest deals, calibrate on the next, evaluate on the latest. Each deal's
-    snapshots weigh one deal in total."""
+          categorical: list[str], *, params: dict | None = None, folds: int = FOLDS,
+          fold_max_rows: int = FOLD_MAX_ROWS) -> TrainingResult:
+    """Evaluate on the latest deals (TEST_SHARE of them, by close date) a model fit on all the
+    earlier ones, calibrated on out-of-fold scores: the earlier deals are cut in folds + 1 blocks in
+    time order, and each block after the first is scored by a model fit on the blocks before it
+    (at most fold_max_rows rows, sampled), so the calibration sees many months, not one slice
+    whose win rate may drift. Each deal's snapshots weigh one deal in total."""
     started = time.perf_counter()
     y = np.asarray(labels, dtype=np.int32)
     train_mask, cal_mask, test_mask = time_ordered_split(close_days, deal_ids)
+    fit_mask = train_mask | cal_mask
     per_deal: dict[int, int] = {}
     for d in deal_ids:
         per_deal[d] = per_deal.get(d, 0) + 1
     weights = np.array([1.0 / per_deal[d] for d in deal_ids])
-    encoder = Encoder(columns, categorical).fit([r for r, m in zip(rows, train_mask) if m])
+    encoder = Encoder(columns, categorical).fit([r for r, m in zip(rows, fit_mask) if m])
     x = encoder.transform(rows)
-    model = fit_lightgbm(x[train_mask], y[train_mask], encoder.categorical_indexes, weights=weights[train_mask], params=params)
-    raw = model.booster_.predict(x, raw_score=True)
-    calibrator, how = fit_calibrator(raw[cal_mask], y[cal_mask])
+    block = _blocks(close_days, deal_ids, fit_mask, folds + 1)
+    oof = np.full(len(y), np.nan)
+    rng = np.random.default_rng(0)
+    for k in range(1, folds + 1):
+        before = np.flatnonzero((block >= 0) & (block < k))
+        if len(before) > fold_max_rows:
+            before = np.sort(rng.choice(before, fold_max_rows, replace=False))
+        if len(set(y[before].tolist())) < 2:
+            continue
+        fold_model = fit_lightgbm(x[before], y[before], encoder.categorical_indexes, weights=weights[before], params=params)
+        rows_k = block == k
+        oof[rows_k] = fold_model.booster_.predict(x[rows_k], raw_score=True)
+    scored = ~np.isnan(oof)
+    model = fit_lightgbm(x[fit_mask], y[fit_mask], encoder.categorical_indexes, weights=weights[fit_mask], params=params)
+    calibrator, how = fit_calibrator(oof[scored], y[scored])
     win_model = WinModel(encoder, model, calibrator, how)
-    p_test = win_model.calibrate(raw[test_mask])
-    metrics = evaluate(p_test, y[test_mask])
-    metrics["uncalibrated"] = {k: v for k, v in evaluate(1 / (1 + np.exp(-raw[test_mask])), y[test_mask]).items()
+    raw_test = model.booster_.predict(x[test_mask], raw_score=True)
+    metrics = evaluate(win_model.calibrate(raw_test), y[test_mask])
+    metrics["uncalibrated"] = {k: v for k, v in evaluate(1 / (1 + np.exp(-raw_test)), y[test_mask]).items()
                                if k in ("auc", "brier", "ece")}
     metrics["calibration"] = how
     n_deals = lambda m: len({d for d, keep in zip(deal_ids, m) if keep})  # noqa: E731
-    return TrainingResult(win_model, metrics, (n_deals(train_mask), n_deals(cal_mask), n_deals(test_mask)),
+    return TrainingResult(win_model, metrics, (n_deals(fit_mask), n_deals(scored), n_deals(test_mask)),
                           time.perf_counter() - started)
 
 
