@@ -158,3 +158,84 @@ class WinScore(models.Model):
     reasons_down = models.JSONField(default=list)
     note = models.CharField(max_length=500, blank=True)
     scored_at = models.DateTimeField()
+
+
+# ---- call plans ----------------------------------------------------------------------------------
+
+
+class OutcomeMet(models.TextChoices):
+    YES = "yes", "Yes"
+    PARTLY = "partly", "Partly"
+    NO = "no", "No"
+
+
+class CallPlan(models.Model):
+    """A plan for one sales call (domain.md section 4): before it, what we and the customer want
+    from it, what the customer expects to get, why it might fail, what we ask and bring; after it,
+    whether the outcome was met and the deal advanced, and the next step."""
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="call_plans")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="call_plans")
+    contact = models.ForeignKey("crm.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="call_plans")
+    call_date = models.DateField()
+    objective = models.CharField(max_length=255)
+    our_outcomes = models.TextField("Desired outcomes (ours)")
+    customer_outcomes = models.TextField("Desired outcomes (the customer's)", blank=True)
+    customer_expected_value = models.TextField("What the customer expects to get from the call", blank=True)
+    failure_risks = models.TextField("Why it might fail", blank=True)
+    questions = models.TextField("Questions to ask", blank=True)
+    insight = models.TextField("Insight we bring", blank=True)
+    content = models.TextField("Content to use", blank=True)
+    # after the call
+    outcome_met = models.CharField(max_length=10, choices=OutcomeMet.choices, blank=True)
+    advanced = models.BooleanField(null=True, blank=True, help_text="Did the deal advance?")
+    next_step = models.CharField(max_length=255, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-call_date", "-id"]
+        indexes = [models.Index(fields=["owner", "call_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.call_date:%d %b %Y}: {self.objective}"
+
+    @property
+    def planned_ahead(self) -> bool:
+        """Written before the day of the call."""
+        return self.created_at is not None and self.created_at.date() <= self.call_date
+
+    @property
+    def effective(self) -> bool | None:
+        """Outcome met (fully) and the deal advanced; None until reviewed."""
+        if not self.reviewed_at:
+            return None
+        return self.outcome_met == OutcomeMet.YES and bool(self.advanced)
+
+
+# ---- business case -------------------------------------------------------------------------------
+
+
+class BenefitPeriod(models.TextChoices):
+    MONTH = "month", "Month"
+    QUARTER = "quarter", "Quarter"
+    YEAR = "year", "Year"
+
+
+class BusinessCase(models.Model):
+    """The buyer's business case for a deal (domain.md section 3, risk and return): what they
+    invest, what it returns per period, the leading indicators they can show early, and the share
+    of the risk we carry (fees at risk)."""
+
+    opportunity = models.OneToOneField(Opportunity, on_delete=models.CASCADE, related_name="business_case")
+    currency = models.CharField(max_length=3)
+    investment = models.DecimalField(max_digits=18, decimal_places=2)
+    period = models.CharField(max_length=10, choices=BenefitPeriod.choices, default=BenefitPeriod.QUARTER)
+    benefits = models.JSONField(default=list, help_text="Net benefit of each period, as decimal strings")
+    risk_share = models.DecimalField(max_digits=5, decimal_places=2, default=0,
+                                     help_text="Share of our fees at risk, % (paid only if the return comes)")
+    leading_indicators = models.TextField(blank=True, help_text="One a line: what the buyer can show early")
+    assumptions = models.TextField(blank=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)

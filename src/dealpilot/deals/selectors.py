@@ -11,7 +11,7 @@ from dealpilot.crm.models import Opportunity, User
 
 from . import scoring
 from .knowledge import ensure_defaults
-from .models import QualificationAnswer, QualificationAnswerChange, QualificationQuestion, WinModelRun, WinScore
+from .models import BusinessCase, QualificationAnswer, QualificationAnswerChange, QualificationQuestion, WinModelRun, WinScore
 from .records import contact_names, current_state, load_records
 from .signals import Coverage, Vulnerability
 
@@ -44,6 +44,8 @@ class DealPanel:
     rep_probability: float | None = None
     difference: str = ""
     rule_score: float = 0.0
+    call_plans: int = 0
+    has_business_case: bool = False
 
 
 def qualification(opportunity: Opportunity) -> tuple[list[QuestionRow], list[QualificationAnswerChange]]:
@@ -66,7 +68,9 @@ def deal_panel(user: User, opportunity: Opportunity) -> DealPanel:
     of a deal the caller may see (the caller checks with `visible_opportunity`)."""
     questions, history = qualification(opportunity)
     rep = float(opportunity.probability) / 100 if opportunity.probability is not None else None
-    panel = DealPanel(opportunity, questions, history, not opportunity.is_closed, rep_probability=rep)
+    panel = DealPanel(opportunity, questions, history, not opportunity.is_closed, rep_probability=rep,
+                      call_plans=opportunity.call_plans.count(),
+                      has_business_case=BusinessCase.objects.filter(opportunity=opportunity).exists())
     if opportunity.is_closed:
         return panel
     records = load_records([opportunity.pk])
@@ -109,3 +113,83 @@ def signals_for(user: User, opportunity_ids: list[int] | None = None) -> dict[in
     contact_names(records)
     ctx = scoring.scoring_context(with_model=False)
     return {r.id: scoring.insight(current_state(r), ctx).vulnerabilities for r in records.values()}
+
+
+# ---- call plans and business cases ----------------------------------------------------------------
+
+
+def visible_call_plan(user: User, pk: int):
+    from .models import CallPlan
+
+    return (CallPlan.objects.filter(opportunity__in=Opportunity.objects.visible_to(user))
+            .select_related("opportunity", "owner", "contact").filter(pk=pk).first())
+
+
+def call_plans_of(opportunity: Opportunity):
+    from .models import CallPlan
+
+    return list(CallPlan.objects.filter(opportunity=opportunity).select_related("owner", "contact"))
+
+
+@dataclass
+class RepCallStats:
+    owner_id: int
+    name: str
+    calls: int
+    plans: int
+    planned_ahead: int
+    reviewed: int
+    effective: int
+
+    @property
+    def share_planned(self) -> float | None:
+        """Plans written before the call, of the calls and meetings logged (or planned, if more)."""
+        base = max(self.calls, self.plans)
+        return self.planned_ahead / base if base else None
+
+    @property
+    def share_effective(self) -> float | None:
+        """Reviewed plans whose outcome was met and whose deal advanced."""
+        return self.effective / self.reviewed if self.reviewed else None
+
+
+def call_plan_report(user: User, start, end) -> list[RepCallStats]:
+    """Per owner the caller may see, between start and end (dates, inclusive): calls and meetings
+    logged on deals, plans, plans written ahead, reviewed, effective. Three grouped queries."""
+    from django.db.models import Count, F, Q
+
+    from dealpilot.crm.models import Activity
+
+    from .models import CallPlan, OutcomeMet
+
+    deals = Opportunity.objects.visible_to(user)
+    calls = dict(Activity.objects.visible_to(user).filter(kind__in=("call", "meeting"), opportunity__in=deals,
+                                                          activity_date__range=(start, end), owner__isnull=False)
+                 .values_list("owner").annotate(n=Count("id")))
+    plans = (CallPlan.objects.filter(opportunity__in=deals, call_date__range=(start, end), owner__isnull=False)
+             .values("owner").annotate(plans=Count("id"), ahead=Count("id", filter=Q(created_at__date__lte=F("call_date"))),
+                                       reviewed=Count("id", filter=Q(reviewed_at__isnull=False)),
+                                       effective=Count("id", filter=Q(reviewed_at__isnull=False, outcome_met=OutcomeMet.YES,
+                                                                      advanced=True))))
+    by_owner = {p["owner"]: p for p in plans}
+    owners = set(calls) | set(by_owner)
+    names = {u.pk: str(u) for u in User.objects.filter(pk__in=owners)}
+    rows = [RepCallStats(o, names.get(o, str(o)), calls.get(o, 0), by_owner.get(o, {}).get("plans", 0),
+                         by_owner.get(o, {}).get("ahead", 0), by_owner.get(o, {}).get("reviewed", 0),
+                         by_owner.get(o, {}).get("effective", 0)) for o in owners]
+    return sorted(rows, key=lambda r: r.name)
+
+
+def business_case_of(opportunity: Opportunity):
+    from .models import BusinessCase
+
+    return BusinessCase.objects.filter(opportunity=opportunity).first()
+
+
+def business_case_figures(case):
+    from decimal import Decimal
+
+    from .business_case import figures
+
+    fees = case.opportunity.amount
+    return figures(case.investment, [Decimal(b) for b in case.benefits], risk_share=case.risk_share, fees=fees)

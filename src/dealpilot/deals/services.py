@@ -49,3 +49,56 @@ def answer_questions(opportunity: Opportunity, answers: dict[str, str], *, user:
                                                  changed_by=user, changed_at=now))
     QualificationAnswerChange.objects.bulk_create(changes)
     return changes
+
+
+# ---- call plans and business cases ----------------------------------------------------------------
+
+
+PLAN_FIELDS = ("contact", "call_date", "objective", "our_outcomes", "customer_outcomes", "customer_expected_value",
+               "failure_risks", "questions", "insight", "content")
+REVIEW_FIELDS = ("outcome_met", "advanced", "next_step")
+
+
+@transaction.atomic
+def save_call_plan(opportunity: Opportunity, data: dict, *, user: User, plan=None):
+    """Create (plan=None) or update a call plan from already validated fields (PLAN_FIELDS)."""
+    from .models import CallPlan
+
+    plan = plan or CallPlan(opportunity=opportunity, owner=user)
+    for name in PLAN_FIELDS:
+        if name in data:
+            setattr(plan, name, data[name])
+    plan.full_clean(exclude=["owner"])
+    plan.save()
+    return plan
+
+
+@transaction.atomic
+def review_call_plan(plan, data: dict, *, user: User):
+    """After the call: outcome met, deal advanced, next step (REVIEW_FIELDS)."""
+    for name in REVIEW_FIELDS:
+        if name in data:
+            setattr(plan, name, data[name])
+    plan.reviewed_at = timezone.now()
+    plan.full_clean(exclude=["owner"])
+    plan.save()
+    return plan
+
+
+@transaction.atomic
+def save_business_case(opportunity: Opportunity, data: dict, *, user: User):
+    """Create or replace the deal's business case from validated fields; benefits as Decimals."""
+    from .models import BusinessCase
+
+    case = BusinessCase.objects.select_for_update().filter(opportunity=opportunity).first() or \
+        BusinessCase(opportunity=opportunity, currency=opportunity.currency)
+    case.investment = data["investment"]
+    case.period = data["period"]
+    case.benefits = [str(b) for b in data["benefits"]]
+    case.risk_share = data.get("risk_share") or 0
+    case.leading_indicators = data.get("leading_indicators", "")
+    case.assumptions = data.get("assumptions", "")
+    case.updated_by = user
+    case.full_clean(exclude=["opportunity"])
+    case.save()
+    return case
