@@ -106,3 +106,53 @@ def test_the_leader_reads_the_rules_and_the_model_page(page, live_server, showca
     expect(page.locator("[data-testid=no-model]")).to_be_visible()
     page.click("[data-testid=train]")
     expect(page.locator("[data-testid=runs]")).to_contain_text("Too little history")
+
+
+def test_call_plan_and_business_case_end_to_end(page, live_server, showcase, tmp_path):
+    from playwright.sync_api import expect
+
+    deal = showcase["opportunity"]
+    log_in(page, live_server, deal.owner.username)
+    page.goto(f"{live_server.url}/opportunities/{deal.pk}/")
+    page.get_by_role("link", name="Call plans (0)").click()
+
+    # before the call
+    form = page.locator("[data-testid=call-plan-form]")
+    form.locator("#id_objective").fill("Agree the pilot scope with the COO")
+    form.locator("#id_our_outcomes").fill("Pilot scope, sponsor and success measures agreed")
+    form.locator("#id_customer_outcomes").fill("A pilot that proves 20% faster order-to-delivery")
+    form.locator("#id_customer_expected_value").fill("A benchmark of how peers cut delivery times")
+    form.locator("#id_failure_risks").fill("The COO delegates to procurement")
+    form.locator("#id_contact").select_option(label="Olivia Chen")
+    form.get_by_role("button", name="Save plan").click()
+    expect(page.get_by_role("heading", name="Agree the pilot scope with the COO")).to_be_visible()
+    expect(page.locator("[data-testid=call-plan-before]")).to_contain_text("The COO delegates to procurement")
+
+    # after the call
+    review = page.locator("[data-testid=call-review-form]")
+    review.locator("#id_outcome_met").select_option("yes")
+    review.locator("#id_advanced").select_option("yes")
+    review.locator("#id_next_step").fill("Send the business case")
+    review.get_by_role("button", name="Save review").click()
+    expect(page.locator("[data-testid=call-effective]")).to_have_text("Effective")
+    page.goto(f"{live_server.url}/deals/call-plans/report/")
+    expect(page.locator("[data-testid=call-plan-report]")).to_contain_text("Sofia Marino")
+
+    # the business case, its chart and the customer's copy
+    page.goto(f"{live_server.url}/opportunities/{deal.pk}/")
+    page.get_by_role("link", name="Build a business case").click()
+    case = page.locator("[data-testid=business-case-form]")
+    case.locator("#id_investment").fill("120000")
+    case.locator("#id_period").select_option("quarter")
+    case.locator("#id_benefits").fill("0, 30000, 60000, 60000")
+    case.locator("#id_risk_share").fill("20")
+    case.locator("#id_leading_indicators").fill("Order-to-delivery time\nOn-time shipments")
+    case.get_by_role("button", name="Save business case").click()
+    expect(page.locator("[data-testid=roi]")).to_have_text("25%")
+    expect(page.locator("[data-testid=payback]")).to_have_text("3.5 quarters")
+    expect(page.locator("#cumulative-return.chart-ready")).to_be_visible(timeout=30_000)  # plotly drew the chart
+    page.screenshot(path=str(tmp_path / "business-case.png"), full_page=True)
+    page.locator("[data-testid=print-case]").click()
+    expect(page.get_by_role("heading", name=f"Business case: {deal.name}")).to_be_visible()
+    expect(page.locator("body")).to_contain_text("On-time shipments")
+    expect(page.locator("#cumulative-return.chart-ready")).to_be_visible(timeout=30_000)
