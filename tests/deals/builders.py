@@ -41,7 +41,7 @@ def build_history_org(closed: int = 300, open_deals: int = 12, seed: int = 5) ->
         won = (r.random() < (0.75 if met_dm else 0.15)) if not is_open else False
         amount = Decimal(r.choice([20000, 40000, 80000]))
         stage = PATH[min(3, r.randint(0, 3))][0] if is_open else ("Closed Won" if won else "Closed Lost")
-        opps.append(Opportunity(name=f"History deal {i}", owner=owner, account=account, stage=stage, amount=amount,
+        opps.append(Opportunity(name=f"History deal {i}", crm_id=f"HIST{i:05d}", owner=owner, account=account, stage=stage, amount=amount,
                                 created_date=created, close_date=close if not is_open else today + timedelta(days=30),
                                 is_closed=not is_open, is_won=won, source=r.choice(["inbound", "outbound", "referral"]),
                                 probability=Decimal(40)))

@@ -87,6 +87,71 @@ def seed_qualification_answers() -> int:
     return seeded
 
 
+PLAN_OBJECTIVES = ("Confirm the budget owner and the buying process", "Agree a shared vision of success",
+                   "Test our value proposition with the operations lead", "Walk the CFO through the business case",
+                   "Agree the pilot scope and success measures")
+
+
+def seed_call_plans(limit: int = 200) -> int:
+    """Plans for recent calls and meetings on open demo deals, most reviewed; only if none exist."""
+    from dealpilot.crm.models import Activity
+
+    from .models import CallPlan, OutcomeMet
+
+    if CallPlan.objects.exists():
+        return 0
+    today = timezone.localdate()
+    calls = list(Activity.objects.filter(opportunity__is_closed=False, kind__in=("call", "meeting"), owner__isnull=False,
+                                         activity_date__gte=today - timedelta(days=60))
+                 .order_by("id").values_list("id", "opportunity_id", "owner_id", "contact_id", "activity_date")[:limit * 3])
+    plans, ahead = [], []
+    for activity_id, opp_id, owner_id, contact_id, day in calls:
+        r = _rng(f"plan:{activity_id}")
+        if r.random() > 0.35:  # most calls go unplanned: the point of the report
+            continue
+        reviewed = day < today and r.random() < 0.8
+        met = r.choice([OutcomeMet.YES, OutcomeMet.YES, OutcomeMet.PARTLY, OutcomeMet.NO]) if reviewed else ""
+        plans.append(CallPlan(opportunity_id=opp_id, owner_id=owner_id, contact_id=contact_id, call_date=day,
+                              objective=r.choice(PLAN_OBJECTIVES), our_outcomes="Next step agreed with a date",
+                              customer_outcomes="A clear view of the return and the risk",
+                              customer_expected_value="An insight from peers in their industry",
+                              failure_risks="The decision maker sends a delegate", questions="Who else decides? What happens if you wait?",
+                              outcome_met=met, advanced=(met == OutcomeMet.YES and r.random() < 0.8) if reviewed else None,
+                              next_step="Send the proposal" if reviewed else "",
+                              reviewed_at=timezone.make_aware(datetime.combine(day, time(17))) if reviewed else None))
+        ahead.append(day - timedelta(days=1 + int(r.random() * 3)) if r.random() < 0.8 else day + timedelta(days=1))
+        if len(plans) >= limit:
+            break
+    created = CallPlan.objects.bulk_create(plans)
+    for plan, written in zip(created, ahead):  # when the rep wrote it (auto_now_add says now)
+        CallPlan.objects.filter(pk=plan.pk).update(created_at=timezone.make_aware(datetime.combine(written, time(8))))
+    return len(created)
+
+
+def seed_business_cases(limit: int = 20) -> int:
+    """Business cases for the largest open demo deals; only if none exist."""
+    from decimal import Decimal
+
+    from .models import BusinessCase
+
+    if BusinessCase.objects.exists():
+        return 0
+    cases = []
+    for opp in Opportunity.objects.filter(is_closed=False, amount__isnull=False).order_by("-amount", "id")[:limit]:
+        r = _rng(f"case:{opp.pk}")
+        investment = (opp.amount * Decimal("1.3")).quantize(Decimal("1"))
+        ramp = [Decimal(0), Decimal("0.15"), Decimal("0.3"), Decimal("0.4"), Decimal("0.45"), Decimal("0.45"), Decimal("0.5"),
+                Decimal("0.5")]
+        scale = Decimal(str(round(0.7 + r.random() * 0.6, 2)))
+        cases.append(BusinessCase(opportunity=opp, currency=opp.currency, investment=investment, period="quarter",
+                                  benefits=[str((investment * share * scale).quantize(Decimal("0.01"))) for share in ramp],
+                                  risk_share=Decimal(r.choice([0, 10, 20, 25])),
+                                  leading_indicators="Order-to-delivery time\nShare of orders shipped on time\nHours spent on reporting",
+                                  assumptions="Benefits net of the buyer's internal costs; adoption by 80% of users by quarter 3."))
+    BusinessCase.objects.bulk_create(cases)
+    return len(cases)
+
+
 def seed_demo() -> None:
     from .knowledge import ensure_defaults
     from .models import ModelStatus, WinModelRun
@@ -96,6 +161,8 @@ def seed_demo() -> None:
     if not Opportunity.objects.exists():
         return
     seeded = seed_qualification_answers()
+    seed_call_plans()
+    seed_business_cases()
     if active_run() is None and not WinModelRun.objects.filter(status=ModelStatus.TOO_LITTLE_DATA).exists():
         train_model(WinModelRun.objects.create())  # scores the open deals too
         return
