@@ -235,7 +235,7 @@ def worker(dataset: str, args) -> dict:
                         throughput(odoo.predict, odoo_test)))
 
     won_share = float(np.mean([closed[d].is_won for d in set(ids)])) if ids else 0.0
-    out = {"title": "Maven CRM (8,800 deals)" if dataset == "maven" else f"Generated demo-like organisation",
+    out = {"title": "Maven CRM (8,800 deals)" if dataset == "maven" else "Generated demo-like organisation",
            "deals": len(set(ids)), "rows": len(rows), "won_share": won_share, "test_deals": result.counts[2],
            "test_rows": int(test.sum()), "features_s": features_s, "models": models, "timings": []}
     if dataset == "demo":

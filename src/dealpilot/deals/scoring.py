@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.db.models import Count, Q
@@ -23,7 +22,7 @@ from . import winmodel
 from .features import FeatureContext, TrackRecords, features, rule_context, training_rows
 from .knowledge import active_rules, ensure_defaults, evaluate_rules
 from .models import ModelStatus, QualificationQuestion, SignalSettings, WinModelRun, WinScore
-from .records import DealRecord, DealState, contact_names, current_state, load_records  # noqa: F401
+from .records import DealRecord, DealState, current_state, load_records
 from .signals import Coverage, StageNorms, Vulnerability, coverage, stage_norms, vulnerabilities
 
 log = logging.getLogger(__name__)
