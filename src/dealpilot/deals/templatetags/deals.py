@@ -24,3 +24,11 @@ def pct(value) -> str:
     if value is None:
         return "\u2014"
     return f"{float(value) * 100:.0f}%"
+
+
+@register.filter
+def pct1(value) -> str:
+    """0.0367 -> 3.7%"""
+    if value is None:
+        return "\u2014"
+    return f"{float(value) * 100:.1f}%"
