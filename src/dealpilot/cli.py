@@ -277,6 +277,9 @@ def planning_import_model(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2)
     console.print(f"Scoring model {model.name!r} imported ({model.elements.count()} elements)")
+from dealpilot.deals.cli import deals_app  # noqa: E402  (deal intelligence: train, score, rules)
+
+app.add_typer(deals_app, name="deals")
 
 
 def main() -> None:
