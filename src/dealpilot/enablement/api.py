@@ -3,13 +3,12 @@ ratings, suggestions for an opportunity, analytics and win/loss knowledge. Modul
 caller may not see are 404; a rule that refuses (e.g. an author rating their own module) is 403
 with the reason; bad input is 400/422 and writes nothing."""
 
-from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Literal
 
 from django.core.exceptions import ValidationError
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 
@@ -287,7 +286,7 @@ def create_module(request, payload: ModuleIn):
                                       tags=_tags(payload.tags), author_ids=payload.author_ids, vp_answers=payload.vp_answers)
     except ValidationError as exc:
         raise _bad_request(exc) from None
-    return 201, _module(request, module.pk)
+    return Status(201, _module(request, module.pk))
 
 
 @router.patch("/modules/{module_id}", response={200: ModuleDetailOut, 400: Message, 404: Message})
@@ -315,7 +314,7 @@ def record_event(request, module_id: int, payload: EventIn):
         raise HttpError(404, str(exc)) from None
     except ValidationError as exc:
         raise _bad_request(exc) from None
-    return 201, event
+    return Status(201, event)
 
 
 @router.put("/modules/{module_id}/rating", response={200: RatingOut, 403: Message, 404: Message})
@@ -387,7 +386,7 @@ def create_knowledge(request, payload: KnowledgeIn):
         raise HttpError(404, str(exc)) from None
     except ValidationError as exc:
         raise _bad_request(exc) from None
-    return 201, _knowledge_out(selectors.attach_deals(request.user, [KnowledgeEntry.objects.get(pk=entry.pk)])[0])
+    return Status(201, _knowledge_out(selectors.attach_deals(request.user, [KnowledgeEntry.objects.get(pk=entry.pk)])[0]))
 
 
 @router.get("/knowledge/{entry_id}", response={200: KnowledgeOut, 404: Message})
