@@ -48,16 +48,19 @@ def validate_template(template: str) -> None:
         raise ValidationError(errors)
 
 
-def deal_values(opportunity) -> dict[str, str]:
-    """The placeholder values for one opportunity (already visible to the caller)."""
+def deal_values(opportunity, *, decision_maker: str | None = None) -> dict[str, str]:
+    """The placeholder values for one opportunity (already visible to the caller); pass the
+    decision maker's name when it is known already (saves a query)."""
     from dealpilot.crm.models import ContactRole
 
+    if decision_maker is None:
+        dm = (opportunity.contact_roles.filter(role__in=[ContactRole.DECISION_MAKER, ContactRole.ECONOMIC_BUYER])
+              .select_related("contact").order_by("-is_primary", "pk").first())
+        decision_maker = str(dm.contact) if dm else ""
     account = opportunity.account
     amount = ""
     if opportunity.amount is not None:
         amount = f"{opportunity.currency} {formats.number_format(opportunity.amount, 0, use_l10n=True, force_grouping=True)}"
-    dm = (opportunity.contact_roles.filter(role__in=[ContactRole.DECISION_MAKER, ContactRole.ECONOMIC_BUYER])
-          .select_related("contact").order_by("-is_primary", "pk").first())
     return {
         "account": account.name if account else "your organisation",
         "industry": (account.industry if account and account.industry else "your industry"),
@@ -67,7 +70,7 @@ def deal_values(opportunity) -> dict[str, str]:
         "close_date": formats.date_format(opportunity.close_date, "j F Y") if opportunity.close_date else "the planned date",
         "challenge": challenge_of(opportunity.description) or "the challenge you described",
         "owner": str(opportunity.owner) if opportunity.owner else "your account team",
-        "decision_maker": str(dm.contact) if dm else "your decision maker",
+        "decision_maker": decision_maker or "your decision maker",
     }
 
 

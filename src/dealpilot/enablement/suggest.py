@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
-from django.db.models import Count, Max
+from django.db import connection
 
 from dealpilot.crm.models import ContactRole, Opportunity
 
@@ -73,6 +73,7 @@ class DealContext:
     industry: str
     products: list[str]
     text: str
+    decision_maker: str = ""
 
 
 @dataclass
@@ -92,23 +93,42 @@ _lock = threading.Lock()
 _cache: dict[str, LibraryIndex] = {}
 
 
+def versions() -> tuple[tuple, object]:
+    """The library's version (changes whenever a module is created, changed (status, tags and
+    authors go through a save) or deleted) and the settings' version, in one query."""
+    modules, settings = ContentModule._meta.db_table, EnablementSettings._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT (SELECT COUNT(*) FROM {modules}), (SELECT MAX(updated_at) FROM {modules}), "
+                       f"(SELECT MAX(updated_at) FROM {settings})")
+        n, last, settings_changed = cursor.fetchone()
+    return (n, str(last or "")), settings_changed
+
+
 def library_version() -> tuple:
-    """Changes whenever a module is created, changed (status, tags, authors go through a save) or deleted."""
-    agg = ContentModule.objects.aggregate(n=Count("id"), last=Max("updated_at"))
-    return (agg["n"], agg["last"].isoformat() if agg["last"] else "")
+    return versions()[0]
+
+
+def current_state() -> tuple[LibraryIndex, EnablementSettings]:
+    """The cached index and settings, rebuilt when the library or the settings changed."""
+    version, settings_version = versions()
+    cached = _cache.get("settings")
+    if cached is None or cached[0] != settings_version or settings_version is None:
+        settings = EnablementSettings.current()
+        _cache["settings"] = (settings_version, settings) if settings_version is not None else None
+    else:
+        settings = cached[1]
+    index = _cache.get("index")
+    if index is None or index.version != version:
+        with _lock:
+            index = _cache.get("index")
+            if index is None or index.version != version:
+                index = build_index(version)
+                _cache["index"] = index
+    return index, settings
 
 
 def get_index() -> LibraryIndex:
-    version = library_version()
-    index = _cache.get("index")
-    if index is not None and index.version == version:
-        return index
-    with _lock:
-        index = _cache.get("index")
-        if index is None or index.version != version:
-            index = build_index(version)
-            _cache["index"] = index
-    return index
+    return current_state()[0]
 
 
 def module_document(title: str, summary: str, body: str, extracted: str, challenges: list[str]) -> str:
@@ -165,14 +185,18 @@ def build_index(version: tuple = ()) -> LibraryIndex:
 def deal_context(opportunity: Opportunity, settings: EnablementSettings | None = None) -> DealContext:
     """What the suggestion needs to know about a deal (the caller has checked it is visible)."""
     settings = settings or EnablementSettings.current()
-    roles = sorted(set(opportunity.contact_roles.values_list("role", flat=True)))
+    group = list(opportunity.contact_roles.order_by("-is_primary", "pk")
+                 .values_list("role", "contact__first_name", "contact__last_name"))
+    roles = sorted({role for role, _f, _l in group})
+    decision_maker = next((f"{first} {last}".strip() for role, first, last in group
+                           if role in (ContactRole.DECISION_MAKER, ContactRole.ECONOMIC_BUYER)), "")
     products = []
     for name, family in opportunity.line_items.values_list("product__name", "product__family"):
         products.extend(v for v in (name, family) if v)
     industry = opportunity.account.industry if opportunity.account_id and opportunity.account else ""
     text = " ".join([opportunity.description or "", " ".join(products), industry])
     return DealContext(opportunity.pk, opportunity.stage, settings.phase_for_stage(opportunity.stage), roles, industry,
-                       sorted(set(products)), text)
+                       sorted(set(products)), text, decision_maker)
 
 
 def score(index: LibraryIndex, ctx: DealContext) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -225,8 +249,9 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 def suggest(opportunity: Opportunity, *, limit: int = DEFAULT_LIMIT, settings: EnablementSettings | None = None,
             index: LibraryIndex | None = None, render_messages: bool = True) -> list[Suggestion]:
     """The best-fitting published modules for an opportunity the caller may see, with reasons."""
-    settings = settings or EnablementSettings.current()
-    index = index or get_index()
+    if index is None or settings is None:
+        cached_index, cached_settings = current_state()
+        index, settings = index or cached_index, settings or cached_settings
     if not index.cards:
         return []
     ctx = deal_context(opportunity, settings)
@@ -237,7 +262,7 @@ def suggest(opportunity: Opportunity, *, limit: int = DEFAULT_LIMIT, settings: E
     if len(positive) > limit * 8:  # partial sort: only the best few need ordering
         positive = positive[np.argpartition(-scores[positive], limit)[:limit]]
     top = positive[np.argsort(-scores[positive], kind="stable")][:limit]
-    values = deal_values(opportunity) if render_messages else {}
+    values = deal_values(opportunity, decision_maker=ctx.decision_maker) if render_messages else {}
     out = []
     for i in top:
         card = index.cards[i]
