@@ -116,3 +116,12 @@ def test_the_author_cannot_rate_their_own_module(page, live_server, org, library
     page.goto(f"{live_server.url}/enablement/modules/{library.case_study.pk}/")
     expect(page.locator("[data-testid=rating-refusal]")).to_have_text("Authors do not rate their own content.")
     expect(page.locator("[data-testid=rate-form]")).to_have_count(0)
+
+
+def test_the_analytics_chart_draws(page, live_server, org, library):
+    from playwright.sync_api import expect
+
+    log_in(page, live_server, "manager_emea")
+    page.goto(f"{live_server.url}/enablement/analytics/", timeout=60_000)  # plotly.js is 3.5 MB through the test server
+    expect(page.locator("#usage-outcome-chart .main-svg").first).to_be_visible(timeout=30_000)
+    expect(page.locator("[data-testid=caveat]")).to_contain_text("Correlation, not causation")

@@ -161,6 +161,7 @@ def test_analytics_page(client, org, library):
     html = client.get(reverse("enablement:analytics")).content.decode()
     assert "Share of content rated" in html and "Correlation, not causation" in html and "Authorship credit" in html
     assert "never used with a customer" in html
+    assert 'data-chart="usage-outcome-chart"' in html  # the Plotly chart of win rate by content use, with its numbers
 
 
 def test_knowledge_pages_and_prompt(client, org):

@@ -173,10 +173,30 @@ def module_rate(request, pk: int):
 def analytics(request):
     if not can_see_analytics(request.user):
         raise Http404("No such page")
+    a = selectors.content_analytics(request.user)
     return render(request, "enablement/analytics.html", {
-        "a": selectors.content_analytics(request.user), "leaders": selectors.leaderboard(),
-        "stale": selectors.stale_content(),
+        "a": a, "leaders": selectors.leaderboard(), "stale": selectors.stale_content(),
+        "outcome_chart": _outcome_chart(a["outcome"]) if a["outcome"] else None,
     })
+
+
+def _outcome_chart(outcome: dict):
+    """Win rate with its 95% interval, deals where content was used vs not (Plotly, web/charts.py)."""
+    import plotly.graph_objects as go
+
+    from dealpilot.web.charts import chart
+
+    rows = [{"group": name, "deals": r.total, "won": r.wins, "win_rate": r.rate, "low": r.low, "high": r.high}
+            for name, r in outcome["rows"]]
+    shown = [r for r in rows if r["deals"]]
+    fig = go.Figure(go.Bar(
+        x=[r["group"] for r in shown], y=[r["win_rate"] * 100 for r in shown],
+        error_y={"type": "data", "symmetric": False, "array": [(r["high"] - r["win_rate"]) * 100 for r in shown],
+                 "arrayminus": [(r["win_rate"] - r["low"]) * 100 for r in shown]},
+        text=[f"n = {r['deals']}" for r in shown], textposition="inside", marker_color="#2563eb",
+        hovertemplate="%{x}: %{y:.0f}% won<extra></extra>"))
+    fig.update_layout(yaxis={"title": "win rate, % (95% interval)", "rangemode": "tozero"}, showlegend=False)
+    return chart(fig, chart_id="usage-outcome-chart", title="Win rate by content use (correlation)", rows=rows, height=300)
 
 
 # ---- knowledge ----------------------------------------------------------------------------------------------

@@ -25,3 +25,9 @@ def enablement_suggestions(context, opportunity) -> dict:
 @register.filter
 def tag_label(tag) -> str:
     return _tag_label(tag.dimension, tag.value)
+
+
+@register.filter
+def share(value) -> str:
+    """0.183 -> '18%'."""
+    return "—" if value is None else f"{float(value) * 100:.0f}%"
