@@ -98,10 +98,33 @@ def test_authoring_errors_are_shown_and_nothing_is_written(client, org):
         "title": "Bad", "kind": "template", "status": "draft", "language": "en", "message_template": "Dear {ceo}",
         "file": SimpleUploadedFile("evil.pdf", b"MZ this is an exe"),
     })
-    assert response.status_code == 200
+    assert response.status_code == 400
     html = response.content.decode()
     assert "Unknown placeholder {ceo}" in html and "not a PDF" in html
     assert not ContentModule.objects.exists()
+
+
+def test_an_oversized_upload_is_stopped_while_it_arrives(client, org, monkeypatch):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from dealpilot.enablement import views
+
+    monkeypatch.setattr(views, "MAX_FILE_BYTES", 50_000)
+    client.force_login(org.enablement)
+    response = client.post(reverse("enablement:module_create"), {
+        "title": "Huge", "kind": "case_study", "status": "draft", "language": "en",
+        "file": SimpleUploadedFile("huge.pdf", b"%PDF-" + b"0" * 200_000)})
+    assert response.status_code == 400 and "larger than" in response.content.decode()
+    assert not ContentModule.objects.exists()
+
+
+def test_the_authoring_form_checks_csrf(org):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(org.enablement)
+    response = client.post(reverse("enablement:module_create"), {"title": "x", "kind": "template", "status": "draft"})
+    assert response.status_code == 403 and not ContentModule.objects.exists()
 
 
 def test_vp_hints_partial(client, org):

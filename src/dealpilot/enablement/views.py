@@ -11,13 +11,15 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from dealpilot.crm.models import Role
+from dealpilot.web.uploads import UploadLimitHandler
 
 from . import selectors, services
 from .access import can_author, can_change_settings
-from .files import CONTENT_TYPES
+from .files import CONTENT_TYPES, MAX_FILE_BYTES
 from .messages import PLACEHOLDERS
 from .forms import KnowledgeForm, LibraryFilterForm, ModuleForm, SettingsForm
 from .models import ContentModule, EnablementSettings, EventKind, KnowledgeEntry, TagDimension
@@ -78,14 +80,28 @@ def module_detail(request, pk: int):
     return render(request, "enablement/module_detail.html", {"p": page, "m": module})
 
 
+@csrf_exempt  # CSRF is checked in _module_form_page, after the size-limiting upload handler is in place
 @login_required
 def module_form(request, pk: int | None = None):
     if not can_author(request.user):
         raise Http404("No such page")
     module = _module_or_404(request.user, pk) if pk else None
+    limiter = None
+    if request.method == "POST":
+        # stop receiving an oversized file while it arrives, before it fills memory or disk
+        limiter = UploadLimitHandler(request, limit=MAX_FILE_BYTES)
+        request.upload_handlers.insert(0, limiter)
+    return _module_form_page(request, module, limiter)
+
+
+@csrf_protect
+def _module_form_page(request, module: ContentModule | None, limiter: UploadLimitHandler | None):
     if request.method == "POST":
         form = ModuleForm(request.POST, request.FILES)
-        if form.is_valid():
+        if limiter is not None and limiter.exceeded:
+            form.is_valid()
+            form.add_error("file", f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.")
+        elif form.is_valid():
             try:
                 module = services.save_module(request.user, module=module, **form.service_arguments())
             except ValidationError as exc:
@@ -98,9 +114,8 @@ def module_form(request, pk: int | None = None):
     statement = form["value_proposition"].value() or ""
     answers = {k[3:]: form[k].value() for k in form.fields if k.startswith("vp_")}
     return render(request, "enablement/module_form.html", {
-        "form": form, "module": module, "hints": hints(statement, answers),
-        "placeholders": PLACEHOLDERS,
-    })
+        "form": form, "module": module, "hints": hints(statement, answers), "placeholders": PLACEHOLDERS,
+    }, status=400 if request.method == "POST" else 200)
 
 
 @login_required
