@@ -64,7 +64,8 @@ class ModuleForm(forms.Form):
     language = forms.CharField(max_length=10, initial="en")
     review_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     authors = forms.ModelMultipleChoiceField(queryset=User.objects.none(), required=False,
-                                             help_text="Everyone credited as author (you, if none)")
+                                             widget=forms.SelectMultiple(attrs={"size": 8}),
+                                             help_text="Everyone credited as author (you, if none); Ctrl/Cmd-click for several")
     value_proposition = forms.CharField(required=False, label="Value proposition", widget=forms.Textarea(attrs={"rows": 2}),
                                         help_text="The promise in one or two sentences; the hints check it as you type")
 
@@ -119,7 +120,8 @@ class KnowledgeForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 10}), label="Analysis",
                            help_text="Why did we win or lose? What would you repeat or change? What should others know?")
     opportunity = forms.ModelChoiceField(queryset=None, required=False, label="Deal")
-    authors = forms.ModelMultipleChoiceField(queryset=User.objects.none(), required=False, help_text="Credit everyone who wrote it")
+    authors = forms.ModelMultipleChoiceField(queryset=User.objects.none(), required=False, help_text="Credit everyone who wrote it",
+                                             widget=forms.SelectMultiple(attrs={"size": 8}))
 
     def __init__(self, *args, user=None, **kwargs):
         from dealpilot.crm.models import Opportunity
