@@ -84,3 +84,17 @@ def test_cli_content_suggest(org, library):
     assert out.exit_code == 1 and "not found" in out.output
     out = runner.invoke(app, ["content", "suggest", str(deal.pk), "--as", "nobody"])
     assert out.exit_code == 2
+
+
+def test_the_fast_query_vector_equals_scikit_learns(org, library):
+    import numpy as np
+
+    index = suggest.get_index()
+    text = "Operations: unplanned downtime costs 4% of output, downtime again. Evaluating the platform."
+    fast = suggest.query_vector(index, text)
+    reference = index.vectorizer.transform([text])
+    assert dict(zip(fast.indices.tolist(), fast.data.tolist())) == pytest.approx(
+        dict(zip(reference.indices.tolist(), reference.data.tolist())), rel=1e-5)
+    cosines = suggest.cosine_all(index, fast)
+    assert np.allclose(cosines, (index.matrix @ reference.T).toarray().ravel(), atol=1e-6)
+    assert suggest.query_vector(index, "the and of").nnz == 0

@@ -60,8 +60,11 @@ class LibraryIndex:
     tagged: dict[str, np.ndarray]  # dimension -> bool mask: the module has a tag of this dimension
     labels: dict[str, dict[str, str]]  # dimension -> key -> display value
     vectorizer: object | None
-    matrix: object | None  # sparse, rows L2-normalised
+    matrix: object | None  # sparse CSR, one L2-normalised row per module
     terms: np.ndarray | None = None
+    matrix_t: object | None = None  # the same, transposed (CSR): one row per term, for fast scoring
+    analyzer: object | None = None  # the vectorizer's tokenizer, stop words included
+    idf: np.ndarray | None = None
 
 
 @dataclass
@@ -179,7 +182,10 @@ def build_index(version: tuple = ()) -> LibraryIndex:
             terms = vectorizer.get_feature_names_out()
         except ValueError:  # no usable words at all (e.g. only stop words)
             vectorizer = matrix = None
-    return LibraryIndex(version, cards, postings, tagged, labels, vectorizer, matrix, terms)
+    matrix_t = matrix.T.tocsr() if matrix is not None else None
+    return LibraryIndex(version, cards, postings, tagged, labels, vectorizer, matrix, terms, matrix_t,
+                        vectorizer.build_analyzer() if matrix is not None else None,
+                        vectorizer.idf_ if matrix is not None else None)
 
 
 def deal_context(opportunity: Opportunity, settings: EnablementSettings | None = None) -> DealContext:
@@ -234,16 +240,52 @@ def score(index: LibraryIndex, ctx: DealContext) -> tuple[np.ndarray, np.ndarray
             if key in text_key:
                 scores[where] += WEIGHTS["challenge"]
     cosines, query = np.zeros(n), None
-    if index.vectorizer is not None and ctx.text.strip():
-        query = index.vectorizer.transform([ctx.text])
+    if index.matrix is not None and ctx.text.strip():
+        query = query_vector(index, ctx.text)
         if query.nnz:
-            cosines = (index.matrix @ query.T).toarray().ravel()
+            cosines = cosine_all(index, query)
             scores += WEIGHTS["text"] * np.where(cosines >= MIN_TEXT_SCORE, cosines, 0.0)
     scores[~fits] = -np.inf
     return scores, cosines, query
 
 
 _EMPTY = np.zeros(0, dtype=np.int64)
+
+
+@dataclass
+class QueryVector:
+    indices: np.ndarray
+    data: np.ndarray
+
+    @property
+    def nnz(self) -> int:
+        return len(self.indices)
+
+
+def query_vector(index: LibraryIndex, text: str) -> QueryVector:
+    """The deal's TF-IDF vector exactly as the fitted vectorizer computes it (sublinear tf x idf,
+    L2-normalised), without scikit-learn's per-call overhead: one short text, a few terms."""
+    counts: dict[int, int] = {}
+    vocabulary = index.vectorizer.vocabulary_
+    for token in index.analyzer(text):
+        term = vocabulary.get(token)
+        if term is not None:
+            counts[term] = counts.get(term, 0) + 1
+    if not counts:
+        return QueryVector(_EMPTY, np.zeros(0))
+    indices = np.fromiter(counts, dtype=np.int64, count=len(counts))
+    data = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * index.idf[indices]
+    return QueryVector(indices, data / np.linalg.norm(data))
+
+
+def cosine_all(index: LibraryIndex, query) -> np.ndarray:
+    """Cosine of the deal's vector with every module: only the posting lists of the deal's own
+    terms are touched (the transposed matrix), summed with bincount."""
+    mt = index.matrix_t
+    starts, ends = mt.indptr[query.indices], mt.indptr[query.indices + 1]
+    modules = np.concatenate([mt.indices[a:b] for a, b in zip(starts, ends)])
+    weights = np.concatenate([mt.data[a:b] * w for a, b, w in zip(starts, ends, query.data)])
+    return np.bincount(modules, weights=weights, minlength=len(index.cards))
 
 
 def suggest(opportunity: Opportunity, *, limit: int = DEFAULT_LIMIT, settings: EnablementSettings | None = None,
@@ -294,12 +336,12 @@ def _reasons(index: LibraryIndex, ctx: DealContext, card: ModuleCard, cosine: fl
     if challenges:
         reasons.append(f"Addresses the challenge in the deal: \u201c{challenges[0]}\u201d")
     if cosine >= MIN_TEXT_SCORE and query is not None and index.terms is not None:
-        row = index.matrix[i]
-        shared = row.multiply(query)
-        if shared.nnz:
-            order = np.argsort(-shared.data)[:3]
-            words = [str(index.terms[shared.indices[j]]) for j in order]
-            reasons.append("Matches the deal's description: " + ", ".join(words))
+        m = index.matrix
+        cols, vals = m.indices[m.indptr[i]:m.indptr[i + 1]], m.data[m.indptr[i]:m.indptr[i + 1]]
+        weight = dict(zip(query.indices.tolist(), query.data.tolist()))
+        shared = sorted(((v * weight[c], c) for c, v in zip(cols.tolist(), vals.tolist()) if c in weight), reverse=True)[:3]
+        if shared:
+            reasons.append("Matches the deal's description: " + ", ".join(str(index.terms[c]) for _w, c in shared))
     return reasons
 
 
