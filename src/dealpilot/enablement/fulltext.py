@@ -62,11 +62,14 @@ def search(queryset, text: str, limit: int = 100) -> list:
             return []
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s ORDER BY bm25({FTS_TABLE}, 2.0, 1.0) LIMIT %s",
-                           [match, limit * 20])
+                           [match, limit * 20 if queryset.query.has_filters() else limit])
             ids = [row[0] for row in cursor.fetchall()]
         # the queryset may filter (e.g. by kind): keep the best `limit` it allows, then load only those
-        allowed = set(queryset.filter(pk__in=ids).values_list("pk", flat=True))
-        best = [i for i in ids if i in allowed][:limit]
+        if queryset.query.has_filters():
+            allowed = set(queryset.filter(pk__in=ids).values_list("pk", flat=True))
+            best = [i for i in ids if i in allowed][:limit]
+        else:
+            best = ids[:limit]
         by_id = {e.pk: e for e in queryset.filter(pk__in=best)}
         return [by_id[i] for i in best if i in by_id]
     from django.db.models import Q
