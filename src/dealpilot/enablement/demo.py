@@ -167,7 +167,7 @@ def seed_demo() -> None:
         challenges = list(V.CHALLENGES[unit])
         add(f"Playbook: selling to {unit}", "playbook", f"The {unit} buyer's challenges and how to open the conversation.",
             f"Typical challenges in {unit}: " + "; ".join(challenges) + ". Open with the impact of doing nothing, "
-            f"agree the measures of success, then map who decides.",
+            "agree the measures of success, then map who decides.",
             {"challenge": challenges, "phase": ["awareness", "buying"]})
     for title, summary, body, tags in BATTLE_CARDS:
         add(title, "battle_card", summary, body, tags)

@@ -18,7 +18,6 @@ from .access import can_author
 from .messages import deal_values, render_template
 from .models import (
     ContentEvent,
-    ContentKind,
     ContentModule,
     ContentRating,
     ContentStatus,
@@ -344,4 +343,3 @@ def large_deals_without_analysis(user, today: dt.date | None = None) -> list[Opp
                 .exclude(Exists(analysed)).select_related("account", "owner").order_by("-amount", "-close_date")[:20])
 
 
-KIND_LABELS = dict(ContentKind.choices)
