@@ -42,6 +42,13 @@ def test_library_per_role(client, org, library, viewer):
 
 def test_library_filters_and_search(client, org, library):
     client.force_login(org.rep_emea)
+    grid = client.get(reverse("enablement:library")).context["grid"]
+    assert grid["rows"] == [("decision_maker", "Decision maker", [("awareness", 0), ("buying", 1), ("implementation", 0)])]  # the one value message: buying, decision makers
+    html = client.get(reverse("enablement:library"), {"kind": "value_message", "buyer_role": "decision_maker",
+                                                      "phase": "buying"}).content.decode()
+    assert library.value_message.title in html and library.case_study.title not in html
+    assert 'href="?kind=value_message&amp;buyer_role=decision_maker&amp;phase=buying">1</a>' in client.get(
+        reverse("enablement:library")).content.decode()
     html = client.get(reverse("enablement:library"), {"industry": "Retail"}).content.decode()
     assert library.retail.title in html and library.case_study.title not in html
     html = client.get(reverse("enablement:library"), {"q": "reliability"}).content.decode()

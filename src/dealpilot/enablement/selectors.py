@@ -86,6 +86,25 @@ def tag_choices(dimension: str) -> list[str]:
     return sorted({v for v in values}, key=str.lower)
 
 
+def value_message_grid(user) -> dict:
+    """Published value messages per journey phase (columns) and buyer role (rows): where the
+    library speaks to whom, and the gaps."""
+    phases = JourneyPhase.values
+    counts: dict[tuple[str, str], set] = defaultdict(set)
+    modules = ContentModule.objects.visible_to(user).filter(kind="value_message", status=ContentStatus.PUBLISHED)
+    by_module: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for module_id, dimension, value in ContentTag.objects.filter(
+            module__in=modules, dimension__in=[TagDimension.PHASE, TagDimension.BUYER_ROLE]).values_list("module_id", "dimension", "value"):
+        by_module[module_id][dimension].append(value)
+    for module_id, tags in by_module.items():
+        for phase in tags.get(TagDimension.PHASE) or phases:  # untagged fits every phase
+            for role in tags.get(TagDimension.BUYER_ROLE, []):
+                counts[(role, phase)].add(module_id)
+    roles = [r for r in ContactRole.values if any((r, p) in counts for p in phases)]
+    return {"phases": [(p, JourneyPhase(p).label) for p in phases],
+            "rows": [(r, ContactRole(r).label, [(p, len(counts.get((r, p), ()))) for p in phases]) for r in roles]}
+
+
 def library_stats(user) -> dict:
     published = ContentModule.objects.published()
     return {"published": published.count(), "drafts": ContentModule.objects.filter(status=ContentStatus.DRAFT).count()

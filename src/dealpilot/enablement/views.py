@@ -69,6 +69,7 @@ def library(request):
         "can_see_analytics": can_see_analytics(request.user), "can_change_settings": can_change_settings(request.user),
         "prompts": selectors.large_deals_without_analysis(request.user),
         "stats": selectors.library_stats(request.user),
+        "grid": selectors.value_message_grid(request.user),
     })
 
 
