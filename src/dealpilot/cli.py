@@ -280,6 +280,44 @@ def planning_import_model(
 from dealpilot.deals.cli import deals_app  # noqa: E402  (deal intelligence: train, score, rules)
 
 app.add_typer(deals_app, name="deals")
+content_app = typer.Typer(help="Enablement content: suggestions for a deal.", no_args_is_help=True)
+app.add_typer(content_app, name="content")
+
+
+@content_app.command("suggest")
+def content_suggest(
+    opportunity_id: Annotated[int, typer.Argument(help="The opportunity's dealpilot id.")],
+    as_user: Annotated[str, typer.Option("--as", help="Username whose view of the deal to use (visibility applies).")],
+    limit: Annotated[int, typer.Option("--limit", min=1, max=50, help="How many modules.")] = 6,
+    format: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = OutputFormat.table,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The content modules that fit an opportunity, best first, with the reasons."""
+    setup_django(database_url)
+    from dealpilot.crm.models import User
+    from dealpilot.enablement.suggest import suggestions_for
+
+    user = User.objects.filter(username=as_user, is_active=True).first()
+    if user is None:
+        console.print(f"[red]No active user {as_user!r}[/red]")
+        raise typer.Exit(2)
+    found = suggestions_for(user, opportunity_id, limit=limit)
+    if found is None:
+        console.print(f"[red]Opportunity {opportunity_id} not found for {as_user}[/red]")
+        raise typer.Exit(1)
+    if format is OutputFormat.json:
+        from dataclasses import asdict
+
+        typer.echo(json.dumps([asdict(s) for s in found]))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Suggested content for opportunity {opportunity_id}")
+    for column in ("module", "type", "score", "why", "authors"):
+        table.add_column(column)
+    for s in found:
+        table.add_row(f"{s.title} (#{s.module_id})", s.kind_label, f"{s.score:.2f}", "\n".join(s.reasons), ", ".join(s.authors))
+    Console().print(table)
 
 
 def main() -> None:
