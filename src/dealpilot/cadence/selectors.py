@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, Sum
+from dateutil.relativedelta import relativedelta
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -101,11 +102,16 @@ def week_meetings(user: User, day: date) -> list[Slot]:
 STATUS_ORDER = [OccurrenceStatus.HELD, OccurrenceStatus.RESCHEDULED, OccurrenceStatus.CANCELLED, OccurrenceStatus.PLANNED]
 
 
+def first_month(today: date, months: int) -> date:
+    """The first day of the month `months - 1` months before today's."""
+    return today.replace(day=1) - relativedelta(months=months - 1)
+
+
 def month_starts(first: date, last: date) -> list[date]:
     out, m = [], first.replace(day=1)
     while m <= last:
         out.append(m)
-        m = (m.replace(day=28) + timedelta(days=4)).replace(day=1)
+        m += relativedelta(months=1)
     return out
 
 
@@ -153,7 +159,7 @@ def adherence(user: User, *, months: int = 6, team_id: int | None = None, today:
         teams = teams.filter(pk=team_id)
     now = timezone.now()
     today = today or timezone.localdate()
-    first = month_starts(today.replace(day=1) - timedelta(days=31 * (months - 1)), today)[0]
+    first = first_month(today, months)
     start = timezone.make_aware(datetime.combine(first, datetime.min.time())) - timedelta(days=1)
     meetings = list(Meeting.objects.filter(cadence__team__in=teams).select_related("cadence__team"))
     found = slots(meetings, start, now, by_actual_start=False)
@@ -225,7 +231,7 @@ def coaching_minutes(user: User, *, months: int = 3, today: date | None = None) 
     last) against the team's monthly target."""
     today = today or timezone.localdate()
     reps = coachable_reps(user)
-    first = month_starts(today.replace(day=1) - timedelta(days=31 * (months - 1)), today)[0]
+    first = first_month(today, months)
     sums: dict[tuple[int, date], tuple[int, int]] = defaultdict(lambda: (0, 0))
     for s in CoachingSession.objects.filter(rep__in=reps, held_on__gte=first, held_on__lte=today).values("rep_id", "held_on", "minutes"):
         key = (s["rep_id"], s["held_on"].replace(day=1))
