@@ -115,7 +115,7 @@ class DealNoteForm(forms.Form):
 
 
 class CoachingForm(forms.Form):
-    rep = PersonChoice(queryset=User.objects.none(), widget=forms.Select)
+    rep = forms.ModelChoiceField(queryset=User.objects.none())
     held_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
     topic = forms.ChoiceField(choices=CoachingTopic.choices)
     opportunity = forms.ModelChoiceField(queryset=Opportunity.objects.none(), required=False, label="Deal (topic: a deal)")
