@@ -153,6 +153,7 @@ def test_occurrence_page_records_the_meeting_and_notes_per_deal(client, org, eme
     url = reverse("cadence:occurrence", args=[pipeline.pk, key])
     html = client.get(url).content.decode()
     assert "New opportunities per rep" in html and "Stalled: same as last week" in html
+    assert ", 09:00</h1>" in html  # the meeting's own time zone (Berlin), not the server's
     response = client.post(reverse("cadence:occurrence_record", args=[pipeline.pk, key]),
                            {"status": "rescheduled", "new_start": "2026-03-04T10:30", "notes": "Moved for QBR"})
     assert response.status_code == 302

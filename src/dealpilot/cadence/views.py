@@ -5,7 +5,7 @@ token in the URL names the person, and they show only what that person may read.
 from __future__ import annotations
 
 import csv
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -77,7 +77,7 @@ def team(request, team_id: int):
         "dropped": [m for m in selectors.team_meetings(t, active_only=False) if not m.is_active],
         "upcoming": selectors.upcoming(meetings, days=21), "settings_form": settings_form,
         "time_zones": SettingsForm.base_fields["time_zone"].choices,
-        "default_time_zone": timezone.get_default_timezone_name(),
+        "default_time_zone": timezone.get_default_timezone_name(), "today": timezone.localdate(),
     })
 
 
@@ -86,7 +86,13 @@ def team(request, team_id: int):
 def default_cadence(request, team_id: int):
     t = access.team_or_404(request.user, team_id, edit=True)
     try:
-        services.create_default_cadence(t, by=request.user, time_zone=request.POST.get("time_zone") or None)
+        starts_on = date.fromisoformat(request.POST["starts_on"]) if request.POST.get("starts_on") else None
+    except ValueError:
+        messages.error(request, "The start date is not a date.")
+        return redirect("cadence:team", team_id=t.pk)
+    try:
+        services.create_default_cadence(t, by=request.user, time_zone=request.POST.get("time_zone") or None,
+                                        starts_on=starts_on)
     except CadenceError as e:
         messages.error(request, str(e))
     else:
