@@ -37,6 +37,8 @@ def page(showcase, live_server, monkeypatch):
         context = browser.new_context(viewport={"width": 1440, "height": 900}, device_scale_factor=1, locale="en-US")
         page = context.new_page()
         page.set_default_timeout(15_000)
+        # an agenda compiles Team performance's meeting report (Ibis): seconds on a busy machine
+        page.set_default_navigation_timeout(60_000)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)

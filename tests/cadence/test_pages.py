@@ -49,7 +49,8 @@ def test_get_pages_per_role(client, org, emea_cadence, viewer):
     pipeline = emea_cadence.meetings.get(kind=MeetingType.PIPELINE)
     pages = [
         (reverse("cadence:team", args=[team.pk]), READ_EMEA),
-        (reverse("cadence:occurrence", args=[pipeline.pk, past_key(pipeline)]), READ_EMEA),
+        # rep_dach (DACH, below EMEA) attends EMEA's pipeline meeting: reads it, not the team page
+        (reverse("cadence:occurrence", args=[pipeline.pk, past_key(pipeline)]), dict(READ_EMEA, rep_dach=200)),
         (reverse("cadence:meeting_new", args=[team.pk]), EDIT_EMEA),
         (reverse("cadence:meeting_edit", args=[pipeline.pk]), EDIT_EMEA),
         (reverse("cadence:week"), MANAGERS),

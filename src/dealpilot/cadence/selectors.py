@@ -43,8 +43,15 @@ def team_meetings(team: Team, *, active_only: bool = True) -> list[Meeting]:
 
 
 def meeting_or_404(user: User, meeting_id: int, *, edit: bool = False) -> Meeting:
-    teams = access.editable_teams(user) if edit else access.readable_teams(user)
-    meeting = Meeting.objects.select_related("cadence__team").filter(pk=meeting_id, cadence__team__in=teams).first()
+    """A meeting of a team the user may read (or change), or one they attend (read only: e.g. a
+    rep of a sub-team invited to the parent team's pipeline meeting)."""
+    meetings = Meeting.objects.select_related("cadence__team").filter(pk=meeting_id)
+    if edit:
+        meeting = meetings.filter(cadence__team__in=access.editable_teams(user)).first()
+    elif getattr(user, "is_authenticated", False) and user.is_active:
+        meeting = meetings.filter(Q(cadence__team__in=access.readable_teams(user)) | Q(attendees=user)).distinct().first()
+    else:
+        meeting = None
     if meeting is None:
         raise Http404("No such meeting")
     return meeting

@@ -377,10 +377,10 @@ def coaching(request):
             "rep": int(rep_id) if rep_id and rep_id.isdigit() else None,
             "topic": topic if topic in CoachingTopic.values else CoachingTopic.DEAL})
     minutes = selectors.coaching_minutes(request.user)
-    months = next(iter(minutes.values()))[0:] if minutes else []
+    months = [m.month for m in next(iter(minutes.values()))] if minutes else []
     return render(request, "cadence/coaching.html", {
         "form": form, "attention": selectors.attention(request.user), "minutes": minutes.values(),
-        "months": [m.month for m in months], "sessions": selectors.coaching_sessions(request.user, limit=30),
+        "months": months, "sessions": selectors.coaching_sessions(request.user, limit=30),
     }, status=status)
 
 
