@@ -70,6 +70,11 @@ def test_writes_per_role(client, org, emea_cadence, viewer):
     assert put(client, f"{API}/meetings/{pipeline.pk}/occurrences/{key}", {"status": "held"}).status_code == expected
     deal = org.opportunities["rep_emea"][0].pk
     assert put(client, f"{API}/meetings/{pipeline.pk}/occurrences/{key}/deals/{deal}", {"note": "x"}).status_code == expected
+    forecast = emea_cadence.meetings.get(kind=MeetingType.FORECAST).pk
+    assert put(client, f"{API}/meetings/{forecast}", dict(MEETING, title="Forecast, moved")).status_code == expected
+    coached = post(client, f"{API}/coaching", {"rep_id": org.rep_dach.pk, "held_on": timezone.localdate().isoformat(),
+                                               "topic": "activity", "minutes": 30}).status_code
+    assert coached == {"leader": 201, "admin": 201, "manager_emea": 201, "manager_amer": 400}.get(viewer, 404)
     enablement = emea_cadence.meetings.get(kind=MeetingType.ENABLEMENT).pk
     assert client.delete(f"{API}/meetings/{enablement}").status_code == expected
     assert Occurrence.objects.exists() == (expected == 200)

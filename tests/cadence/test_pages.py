@@ -93,6 +93,23 @@ def test_post_routes_per_role(client, org, emea_cadence, viewer):
     assert Meeting.objects.filter(is_active=False).exists() == may_edit
 
 
+@pytest.mark.parametrize("viewer", VIEWERS)
+def test_feed_token_and_coaching_posts_per_role(client, org, emea_cadence, viewer):
+    login(client, org, viewer)
+    for name in ("cadence:feeds_regenerate", "cadence:feeds_revoke"):
+        expected = "login" if viewer == "anonymous" else (302 if READERS[viewer] == 200 else 404)
+        assert status_of(client.post(reverse(name)), viewer) == expected
+    response = client.post(reverse("cadence:coaching"), {"rep": org.rep_dach.pk, "held_on": timezone.localdate().isoformat(),
+                                                         "topic": "activity", "minutes": 30})
+    # only a manager of the rep's team (or a leader/admin) logs it; another manager gets the form back with an error
+    expected = {"leader": 302, "admin": 302, "manager_emea": 302, "manager_amer": 400, "rep_emea": 404, "rep_dach": 404,
+                "enablement": 404, "anonymous": "login"}
+    assert status_of(response, viewer) == expected[viewer]
+    assert CoachingSession.objects.exists() == (expected[viewer] == 302)
+    # GET feed routes never need a login, and never answer without a valid token
+    assert client.get(reverse("cadence:feed_person", args=["x" * 43])).status_code == 404
+
+
 def test_navigation_shows_my_week_to_managers_leaders_and_admins(client, org):
     for viewer, shown in (("manager_emea", True), ("leader", True), ("admin", True), ("rep_emea", False), ("enablement", False)):
         client.force_login(org.user(viewer))

@@ -98,6 +98,8 @@ class Slot:
 
     @property
     def status_label(self) -> str:
+        if not self.status and self.scheduled_start > datetime.now(dt_timezone.utc):
+            return "Planned"
         return OccurrenceStatus(self.status).label
 
     @property

@@ -24,6 +24,7 @@ from .models import (
     CoachingTopic,
     FeedToken,
     Meeting,
+    MeetingType,
     OccurrenceStatus,
 )
 from .recurrence import Slot, parse_occurrence_key, scheduled_starts, slots
@@ -39,7 +40,8 @@ def team_meetings(team: Team, *, active_only: bool = True) -> list[Meeting]:
     qs = Meeting.objects.filter(cadence__team=team).prefetch_related("attendees").select_related("cadence__team")
     if active_only:
         qs = qs.filter(is_active=True)
-    return list(qs)
+    order = {kind: i for i, kind in enumerate(MeetingType.values)}  # pipeline first, as the cadence runs
+    return sorted(qs, key=lambda m: (order.get(m.kind, 99), m.title, m.pk))
 
 
 def meeting_or_404(user: User, meeting_id: int, *, edit: bool = False) -> Meeting:
