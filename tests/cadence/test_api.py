@@ -63,6 +63,7 @@ def test_writes_per_role(client, org, emea_cadence, viewer):
     emea = org.teams["emea"].pk
     pipeline = emea_cadence.meetings.get(kind=MeetingType.PIPELINE)
     key = past_key(pipeline)
+    forecast = emea_cadence.meetings.get(kind=MeetingType.FORECAST).pk
     expected = 200 if viewer in EDIT_EMEA else 404
     assert post(client, f"{API}/teams/{emea}/default", {}).status_code == expected
     assert put(client, f"{API}/teams/{emea}/settings", {"time_zone": "Europe/Berlin", "coaching_target_minutes": 80}).status_code == expected
@@ -70,7 +71,6 @@ def test_writes_per_role(client, org, emea_cadence, viewer):
     assert put(client, f"{API}/meetings/{pipeline.pk}/occurrences/{key}", {"status": "held"}).status_code == expected
     deal = org.opportunities["rep_emea"][0].pk
     assert put(client, f"{API}/meetings/{pipeline.pk}/occurrences/{key}/deals/{deal}", {"note": "x"}).status_code == expected
-    forecast = emea_cadence.meetings.get(kind=MeetingType.FORECAST).pk
     assert put(client, f"{API}/meetings/{forecast}", dict(MEETING, title="Forecast, moved")).status_code == expected
     coached = post(client, f"{API}/coaching", {"rep_id": org.rep_dach.pk, "held_on": timezone.localdate().isoformat(),
                                                "topic": "activity", "minutes": 30}).status_code
