@@ -61,6 +61,3 @@ def team_members(team: Team, *, subtree: bool = True):
     ids = team_subtree_ids(team.pk) if subtree else {team.pk}
     return User.objects.filter(team_id__in=ids, is_active=True).order_by("full_name", "username")
 
-
-def team_reps(team: Team):
-    return team_members(team).filter(role=Role.REP)

@@ -11,8 +11,8 @@ Berlin time across a daylight-saving change (its UTC time moves by an hour).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone as dt_timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone as dt_timezone
 from zoneinfo import ZoneInfo, available_timezones
 
 from dateutil import rrule
@@ -90,7 +90,6 @@ class Slot:
     meeting: Meeting
     scheduled_start: datetime
     record: Occurrence | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -159,8 +158,3 @@ def previous_start(meeting: Meeting, before: datetime) -> datetime | None:
     found = scheduled_starts(meeting, before - timedelta(days=400), before)
     return found[-1] if found else None
 
-
-def local_day_bounds(day: date, zone_name: str) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(zone_name)
-    start = datetime.combine(day, datetime.min.time()).replace(tzinfo=zone)
-    return start, start + timedelta(days=1)

@@ -21,7 +21,6 @@ from .models import (
     DEFAULT_COACHING_TARGET_MINUTES,
     Cadence,
     CoachingSession,
-    CoachingTopic,
     FeedToken,
     Meeting,
     MeetingType,
@@ -305,11 +304,6 @@ def attention(user: User, *, today: date | None = None) -> list[Attention]:
                                  urgent=flagged and month.minutes == 0))
     out.sort(key=lambda a: (not a.urgent, a.verdict not in NEEDS_COACHING, a.minutes_this_month, str(a.rep)))
     return out
-
-
-def suggested_topic(verdict: str | None) -> str:
-    return {"too little activity": CoachingTopic.ACTIVITY, "too low effectiveness": CoachingTopic.EFFECTIVENESS,
-            "both": CoachingTopic.EFFECTIVENESS}.get(verdict or "", CoachingTopic.DEAL)
 
 
 def slots_around(meeting: Meeting, slot: Slot) -> tuple[str | None, str | None]:
