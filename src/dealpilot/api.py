@@ -3,6 +3,7 @@
 from ninja import NinjaAPI
 from ninja.security import HttpBearer, django_auth
 
+from dealpilot.cadence.api import router as cadence_router
 from dealpilot.crm.api import router as crm_router
 from dealpilot.deals.api import router as deals_router
 from dealpilot.enablement.api import router as enablement_router
@@ -38,3 +39,4 @@ api.add_router("/performance/", performance_router)
 api.add_router("/planning/", planning_router)
 api.add_router("/deals/", deals_router)
 api.add_router("/enablement/", enablement_router)
+api.add_router("/cadence/", cadence_router)

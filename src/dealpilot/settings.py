@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "dealpilot.planning",
     "dealpilot.deals",
     "dealpilot.enablement",
+    "dealpilot.cadence",
     "dealpilot.web",
 ]
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("planning/", include("dealpilot.planning.urls")),
     path("deals/", include("dealpilot.deals.urls")),
     path("enablement/", include("dealpilot.enablement.urls")),
+    path("cadence/", include("dealpilot.cadence.urls")),
     path("", include("dealpilot.crm.urls")),
     path("", include("dealpilot.web.urls")),
 ]
