@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from dealpilot.analytics.report import REPORTS, render, report_rows
+from dealpilot.analytics.report import TEAM_REPORTS, render, report_rows
 from dealpilot.crm.models import SalesTarget, User
 from tests.factories import add_stage_change, build_showcase_org, make_opportunity
 
@@ -51,7 +51,7 @@ def expected(name: str, username: str, **params) -> list[dict]:
 
 
 @pytest.mark.parametrize("username", ["claire.leader", "henrik.mgr", "sofia.rep"])
-@pytest.mark.parametrize("name", REPORTS)
+@pytest.mark.parametrize("name", TEAM_REPORTS)
 def test_rows_equal_the_report_for_the_callers_scope(client, showcase, username, name):
     client.force_login(User.objects.get(username=username))
     response = client.get(f"{BASE}/{name}")
@@ -59,7 +59,7 @@ def test_rows_equal_the_report_for_the_callers_scope(client, showcase, username,
     assert normalise(response.json()) == expected(name, username)
 
 
-@pytest.mark.parametrize("name", REPORTS)
+@pytest.mark.parametrize("name", TEAM_REPORTS)
 def test_the_query_parameters_are_the_reports(client, showcase, name):
     client.force_login(User.objects.get(username="henrik.mgr"))
     today = timezone.localdate()
@@ -103,10 +103,10 @@ def test_meeting_rows_carry_only_their_sections_columns(client, showcase):
 
 
 def test_enablement_gets_404_and_anonymous_401(client, org):
-    for name in REPORTS:
+    for name in TEAM_REPORTS:
         assert client.get(f"{BASE}/{name}").status_code == 401
     client.force_login(org.enablement)
-    for name in REPORTS:
+    for name in TEAM_REPORTS:
         response = client.get(f"{BASE}/{name}")
         assert response.status_code == 404 and response.json() == {"detail": "Not found"}
 
@@ -136,7 +136,7 @@ def test_an_engine_that_cannot_run_here_is_400(client, org):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs the app on PostgreSQL")
 def test_the_postgres_engine_gives_the_same_rows(client, showcase):
     client.force_login(User.objects.get(username="henrik.mgr"))
-    for name in REPORTS:
+    for name in TEAM_REPORTS:
         duck = client.get(f"{BASE}/{name}").json()
         pg = client.get(f"{BASE}/{name}", {"engine": "postgres"}).json()
         assert normalise(pg) == normalise(duck), name
@@ -145,7 +145,7 @@ def test_the_postgres_engine_gives_the_same_rows(client, showcase):
 def test_the_openapi_schema_types_every_metric(client, org):
     client.force_login(org.leader)
     schema = client.get("/api/openapi.json").json()
-    for name in REPORTS:
+    for name in TEAM_REPORTS:
         operation = schema["paths"][f"{BASE}/{name}"]["get"]
         params = {p["name"] for p in operation["parameters"]}
         assert {"group_by", "period", "from", "to", "engine"} <= params

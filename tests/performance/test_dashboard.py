@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from dealpilot.analytics.report import REPORTS, render, report_rows
+from dealpilot.analytics.report import TEAM_REPORTS, render, report_rows
 from dealpilot.crm.models import SalesTarget, User
 from dealpilot.performance import selectors
 from dealpilot.performance.levers import what_if
@@ -64,7 +64,7 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client, showcase):
 def test_reps_and_enablement_get_404(client, org, viewer):
     client.force_login(org.user(viewer))
     assert client.get(DASHBOARD).status_code == 404
-    for name in REPORTS:
+    for name in TEAM_REPORTS:
         assert client.get(reverse("performance:csv", args=[name])).status_code == 404
     nav = client.get(reverse("crm:opportunity_list")).content.decode()
     assert f'href="{DASHBOARD}"' not in nav  # and the nav does not offer it
@@ -259,7 +259,7 @@ def test_htmx_requests_get_the_dashboard_without_the_page_around_it(client, show
 # ---- CSV downloads -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", REPORTS)
+@pytest.mark.parametrize("name", TEAM_REPORTS)
 def test_each_csv_holds_the_report_rows_for_the_page_filters(client, showcase, name):
     manager = showcase["manager"]
     client.force_login(manager)

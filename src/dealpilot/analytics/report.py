@@ -15,7 +15,8 @@ from decimal import Decimal
 from . import metrics as m
 from .frames import frames_for
 
-REPORTS = ("velocity", "levers", "pipeline-creation", "diagnosis", "meeting", "forecast", "accounts")
+TEAM_REPORTS = ("velocity", "levers", "pipeline-creation", "diagnosis", "meeting", "forecast")  # the team dashboard's
+REPORTS = (*TEAM_REPORTS, "accounts")
 
 
 class ReportError(ValueError):

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from dealpilot.analytics import metrics as m
 from dealpilot.analytics.frames import SOURCES, data_version, frames_for, scope_ids
-from dealpilot.analytics.report import REPORTS
+from dealpilot.analytics.report import TEAM_REPORTS
 
 from . import diagnosis as dx
 from .forms import WHAT_IF_DEFAULT
@@ -105,7 +105,7 @@ class Window:
             return {"end": self.meeting_day}
         if name == "forecast":
             return {"group_by": self.forecast_group, "period": self.period, "start": self.end}
-        raise ValueError(f"unknown report {name!r}; one of {', '.join(REPORTS)}")
+        raise ValueError(f"unknown report {name!r}; one of {', '.join(TEAM_REPORTS)}")
 
     def query(self) -> dict:
         """The filters as query parameters (for links that keep them)."""

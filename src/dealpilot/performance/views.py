@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 
-from dealpilot.analytics.report import REPORTS, ReportError, render as render_rows, report_rows
+from dealpilot.analytics.report import TEAM_REPORTS, ReportError, render as render_rows, report_rows
 from dealpilot.web.access import is_partial
 from dealpilot.web.charts import chart
 
@@ -90,7 +90,7 @@ def dashboard(request):
     token = secrets.token_hex(3)
     shown = {name: replace(c, id=f"{c.id}-{token}") for name, c in d.charts.items()}
     context = {"form": form.shown_with({**d.window.query(), "what_if": f"{d.what_if_pct:g}"}), "d": d, "w": d.window, "charts": shown,
-               "csv": {name: _csv_url(name, d.window) for name in REPORTS},
+               "csv": {name: _csv_url(name, d.window) for name in TEAM_REPORTS},
                "has_filters": bool(request.GET)}
     partial = is_partial(request)
     response = render(request, "performance/_dashboard.html" if partial else "performance/dashboard.html", context)
@@ -101,7 +101,7 @@ def dashboard(request):
 @dashboard_access
 def dashboard_csv(request, name: str):
     """One section's rows as CSV, for the same filters as the page (400 for bad filters)."""
-    if name not in REPORTS:
+    if name not in TEAM_REPORTS:
         raise Http404("No such report")
     form = DashboardFilterForm(request.GET)
     if not form.is_valid():
