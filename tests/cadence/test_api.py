@@ -117,7 +117,8 @@ def test_api_flow_and_bad_input(client, org, emea_cadence):
     assert put(client, f"{API}/meetings/{pipeline.pk}/occurrences/20200101T000000Z", {"status": "held"}).status_code == 404
     deal = org.opportunities["rep_dach"][0].pk
     assert put(client, f"{url}/deals/{deal}", {"note": "CFO meeting next week"}).status_code == 200
-    assert put(client, f"{url}/deals/{org.opportunities['rep_amer'][0].pk}", {"note": "x"}).status_code == 400
+    assert put(client, f"{url}/deals/{org.opportunities['rep_amer'][0].pk}", {"note": "x"}).status_code == 404  # not theirs
+    assert put(client, f"{url}/deals/{deal}", {"note": " "}).status_code == 400
     assert client.get(url).json()["deal_notes"][0]["note"] == "CFO meeting next week"
     today = timezone.localdate().isoformat()
     logged = post(client, f"{API}/coaching", {"rep_id": org.rep_emea.pk, "held_on": today, "topic": "effectiveness", "minutes": 45})

@@ -203,6 +203,8 @@ def test_feeds_page_token_and_ics_responses(client, org, emea_cadence):
     client.logout()  # calendar clients cannot log in
     response = client.get(reverse("cadence:feed_person", args=[token]))
     assert response.status_code == 200 and response["Content-Type"].startswith("text/calendar")
+    assert client.head(reverse("cadence:feed_person", args=[token])).status_code == 200
+    assert client.post(reverse("cadence:feed_person", args=[token])).status_code == 405
     cal = Calendar.from_ical(response.content)
     summaries = {str(e["summary"]) for e in cal.walk("VEVENT")}
     assert "Pipeline meeting (EMEA)" in summaries and "1:1 coaching: Erik Rep (EMEA)" in summaries

@@ -372,8 +372,12 @@ def record(request, meeting_id: int, key: str, payload: RecordIn):
 
 @router.put("/meetings/{meeting_id}/occurrences/{key}/deals/{opportunity_id}", response={200: DealNoteOut, 400: Error, 404: Error})
 def put_deal_note(request, meeting_id: int, key: str, opportunity_id: int, payload: DealNoteIn):
+    from dealpilot.crm.models import Opportunity
+
     meeting = selectors.meeting_or_404(request.user, meeting_id, edit=True)
     slot = selectors.slot_or_404(meeting, key)
+    if not Opportunity.objects.visible_to(request.user).filter(pk=opportunity_id).exists():
+        raise HttpError(404, f"Opportunity {opportunity_id} not found")
     try:
         return services.save_deal_note(meeting, slot.scheduled_start, opportunity_id, by=request.user,
                                        note=payload.note, decision=payload.decision)

@@ -13,7 +13,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from dealpilot.crm.models import Account, Opportunity, User
 
@@ -290,7 +290,7 @@ def _ics(request, name, meetings):
     return response
 
 
-@require_GET
+@require_safe  # calendar clients may ask with HEAD first
 def feed_person(request, token: str):
     user = selectors.user_for_token(token)
     if user is None:
@@ -298,7 +298,7 @@ def feed_person(request, token: str):
     return _ics(request, f"dealpilot: {user}", selectors.meetings_of(user))
 
 
-@require_GET
+@require_safe  # calendar clients may ask with HEAD first
 def feed_team(request, token: str, team_id: int):
     user = selectors.user_for_token(token)
     if user is None:
