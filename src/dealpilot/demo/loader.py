@@ -57,11 +57,12 @@ def ensure_demo_organisation(console=None) -> dict:
 def seed_app_demos() -> None:
     """Each domain app's demo records (account plans, qualification answers, content...), on top of
     the CRM records; every seeder is idempotent, so this runs at each start."""
+    from dealpilot.cadence.demo import seed_demo as seed_cadence
     from dealpilot.deals.demo import seed_demo as seed_deals
     from dealpilot.enablement.demo import seed_demo as seed_enablement
     from dealpilot.planning.demo import seed_demo as seed_planning
 
-    for seed in (seed_planning, seed_deals, seed_enablement):
+    for seed in (seed_planning, seed_deals, seed_enablement, seed_cadence):
         with transaction.atomic():
             seed()
 
