@@ -35,6 +35,11 @@ def page(library, live_server, monkeypatch):
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         yield page
+        # the test's own ORM checks ran while Playwright's event loop was current: close the
+        # connection they opened there, or PostgreSQL cannot drop the test database afterwards
+        from django.db import connections
+
+        connections.close_all()
         browser.close()
         assert errors == [], errors
 
