@@ -31,8 +31,7 @@ class DashboardFilterForm(forms.Form):
         data = super().clean()
         start, end = data.get("start"), data.get("end")
         if start and end and start > end:
-            self.add_error("start", "From must be on or before To.")
-            data.pop("start", None)
+            self.add_error("start", "From must be on or before To.")  # and drops it from cleaned_data
         return data
 
     def shown_with(self, query: dict) -> DashboardFilterForm:
@@ -50,5 +49,5 @@ class DashboardFilterForm(forms.Form):
         values = {}
         for name in self.fields:
             value = None if name in self.errors else self.cleaned_data.get(name)
-            values[name] = value if value not in ("",) else None
+            values[name] = None if value == "" else value
         return values

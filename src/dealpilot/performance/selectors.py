@@ -24,7 +24,7 @@ from dealpilot.analytics.report import TEAM_REPORTS
 from . import diagnosis as dx
 from .forms import WHAT_IF_DEFAULT
 from .levers import LEVERS, what_if
-from .pipeline import iso_week_label, week_start
+from .pipeline import week_start
 
 DEFAULT_PERIODS = 8          # the velocity trend shows 8 periods (quarters by default)
 WEEKLY_WINDOW = 13           # pipeline creation and the diagnosis look at the last 13 weeks
@@ -292,6 +292,14 @@ def _kpis(window: Window, velocity: list[dict], pair: LeverPair | None, forecast
     return kpis
 
 
+def rep_names(user) -> list[str]:
+    """The active reps in the user's scope, by the name the metrics use (full name, else username)."""
+    from dealpilot.crm.models import Role, User
+
+    people = User.objects.visible_to(user).filter(role=Role.REP, is_active=True).values_list("full_name", "username")
+    return sorted({full_name or username for full_name, username in people})
+
+
 def _attention(diagnosis: list[dict], creation: dict, forecast: list[dict], reps: list[str]) -> list[Attention]:
     """Each rep with what needs a manager's look: the verdict, no new deals lately, a forecast short
     of target, thin pipeline for next period."""
@@ -322,7 +330,9 @@ def _attention(diagnosis: list[dict], creation: dict, forecast: list[dict], reps
         if not r["current"] and r["coverage"] is not None and r["coverage"] < 1:
             a.issues.append(f"pipeline covers {r['coverage']:.1f}x of {r['period']}'s gap")
     order = list(VERDICTS.values()) + ["none"]
-    return sorted(by_rep.values(), key=lambda a: (-len(a.issues), order.index(a.verdict_key), a.rep))
+    # only the reps: a manager's own deals and activities count in the metrics, not in this list
+    return sorted((a for a in by_rep.values() if a.rep in reps),
+                  key=lambda a: (-len(a.issues), order.index(a.verdict_key), a.rep))
 
 
 class _DashboardCache:
@@ -385,7 +395,7 @@ def _compute(user, w: Window, engine: str | None) -> Dashboard:
     diagnosis = m.diagnosis(f, w.weekly_start, w.end)
     meeting = m.meeting_report(f, w.meeting_day)
     forecast = m.forecast(f, w.end, w.period, group_by=w.forecast_group)
-    reps = sorted({r["rep"] for r in creation["rows"]} | {r["rep"] for r in diagnosis})
+    reps = rep_names(user)
     urgency = list(VERDICTS)
     diagnosis = sorted(diagnosis, key=lambda r: (urgency.index(r["verdict"]), r["rep"]))
     return Dashboard(window=w, velocity=velocity, levers=levers, lever_pair=pair, creation=creation,
@@ -398,7 +408,3 @@ def coverage_class(coverage: float | None) -> str:
     if coverage is None or math.isnan(coverage):
         return "muted"
     return "good" if coverage >= HEALTHY_COVERAGE else ("fair" if coverage >= 1 else "poor")
-
-
-def week_label(day: date) -> str:
-    return iso_week_label(week_start(day))
