@@ -6,11 +6,12 @@ The CLI (and later the pages' CSV downloads) call `report_rows`; every metric co
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import date, datetime
 from decimal import Decimal
+
+from dealpilot.exports import to_csv
 
 from . import metrics as m
 from .frames import frames_for
@@ -91,13 +92,8 @@ def render(rows: list[dict], fmt: str, title: str = "") -> str:
         columns.extend(k for k in r if k not in columns)
     if fmt == "json":
         return json.dumps([{k: _plain(v) for k, v in r.items()} for r in rows], indent=1)
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        for r in rows:
-            writer.writerow({k: _plain(v) for k, v in r.items()})
-        return out.getvalue()
+    if fmt == "csv":  # names come from the CRM: text that a spreadsheet would run as a formula is defused
+        return to_csv([{k: _plain(v) for k, v in r.items()} for r in rows], columns)
     from rich.console import Console
     from rich.table import Table
 

@@ -4,7 +4,6 @@ token in the URL names the person, and they show only what that person may read.
 
 from __future__ import annotations
 
-import csv
 from datetime import date, timedelta
 
 from django.contrib import messages
@@ -16,9 +15,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from dealpilot.crm.models import Account, Opportunity, User
+from dealpilot.exports import to_csv
 
 from . import access, selectors, services
-from .agenda import build_agenda, agenda_since, noted_opportunities
+from .agenda import agenda_since, build_agenda, noted_opportunities
 from .charts import adherence_chart
 from .forms import CoachingForm, DealNoteForm, MeetingForm, RecordForm, SettingsForm
 from .ics import build_calendar, feed_window
@@ -341,9 +341,7 @@ def adherence_csv(request):
     response["Content-Disposition"] = 'attachment; filename="cadence-adherence.csv"'
     columns = ["team", "month", "scheduled", "held", "rescheduled", "cancelled", "not_recorded",
                "held_share", "rescheduled_share", "cancelled_share", "not_recorded_share"]
-    writer = csv.DictWriter(response, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
+    response.write(to_csv(rows, columns))  # team names are typed by people: no formulas
     return response
 
 

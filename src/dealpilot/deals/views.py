@@ -242,7 +242,7 @@ def business_case(request, pk: int):
 @login_required
 def business_case_export(request, pk: int):
     """The business case for the customer: the figures and every period, as CSV."""
-    import csv
+    from dealpilot.exports import SafeCsvWriter
 
     opportunity = _deal_or_404(request, pk)
     case = selectors.business_case_of(opportunity)
@@ -251,7 +251,7 @@ def business_case_export(request, pk: int):
     f = selectors.business_case_figures(case)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="business-case-{pk}.csv"'
-    w = csv.writer(response)
+    w = SafeCsvWriter(response)  # names and indicators are typed by people: no formulas
     w.writerow(["Business case", str(opportunity)])
     w.writerow(["Currency", case.currency])
     w.writerow(["Investment", f.investment])

@@ -24,6 +24,8 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone as dj_timezone
 
+from dealpilot.exports import safe_cell
+
 from .mapping import ENGINE_FIELDS, FieldRule, Mapping, MappingError, RowConverter, Step, load_mapping
 from .parsing import BadValue
 from .sources import ExportError, ExportSource
@@ -518,10 +520,6 @@ def _write_error_file(source: ExportSource, rejections: list[Rejection], error_p
         writer = csv.writer(f)
         writer.writerow(["file", "row", "id", "reason", "original_row"])
         for r in sorted(rejections, key=lambda r: (r.file, r.row)):
-            writer.writerow([_neutralise(str(v)) for v in (r.file, r.row, r.crm_id, r.reason, originals.get((r.file, r.row), ""))])
+            writer.writerow([safe_cell(str(v)) for v in (r.file, r.row, r.crm_id, r.reason, originals.get((r.file, r.row), ""))])
     return error_path
 
-
-def _neutralise(text: str) -> str:
-    """Spreadsheets run cells starting with = + - @ as formulas: prefix them with a quote."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

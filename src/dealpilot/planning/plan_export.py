@@ -6,7 +6,7 @@ import io
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
-from .exports import to_xlsx
+from dealpilot.exports import to_xlsx
 
 
 def _money(value, currency: str) -> str:

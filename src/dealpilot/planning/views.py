@@ -21,7 +21,7 @@ from dealpilot.web.access import leader_required
 from dealpilot.web.charts import chart
 
 from . import selectors, services
-from .exports import to_csv, to_xlsx
+from dealpilot.exports import to_csv, to_xlsx
 from .forms import PriorityFilterForm, YamlUploadForm, spec_from_post
 from .scoring import QUADRANT_COLOURS, QUADRANTS, SpecError, parse_spec
 

@@ -21,6 +21,20 @@ def safe_cell(value):
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+class SafeCsvWriter:
+    """A csv.writer whose text cells cannot run as formulas."""
+
+    def __init__(self, stream, **kwargs):
+        self._writer = csv.writer(stream, **kwargs)
+
+    def writerow(self, row) -> None:
+        self._writer.writerow([safe_cell(v) for v in row])
+
+    def writerows(self, rows) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
 def _columns(rows: list[dict], columns: list[str] | None) -> list[str]:
     if columns:
         return columns
@@ -33,7 +47,7 @@ def _columns(rows: list[dict], columns: list[str] | None) -> list[str]:
 def to_csv(rows: list[dict], columns: list[str] | None = None) -> str:
     columns = _columns(rows, columns)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out)  # CRLF, as RFC 4180: a CR or LF inside a cell is then quoted
     writer.writerow([safe_cell(c) for c in columns])
     for r in rows:
         writer.writerow([safe_cell(r.get(c)) for c in columns])
