@@ -91,6 +91,20 @@ def _big_export(tmp_path, rows: int):
     return export
 
 
+def _wait_until_importing(proc, limit: float = 120) -> None:
+    """Until the command has installed its SIGTERM handler, which it does as the import starts (a
+    fixed sleep is not enough on a loaded machine, where start-up alone can take seconds)."""
+    mask = 1 << (signal.SIGTERM - 1)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and proc.poll() is None:
+        with open(f"/proc/{proc.pid}/status") as f:
+            caught = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
+        if caught & mask:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the import did not start in time")
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_a_kill_in_the_middle_leaves_the_database_as_it_was(cli_env, tmp_path, sig):
     assert run(cli_env, "import", "salesforce", str(small_salesforce_export(tmp_path / "sf"))).returncode == 0
@@ -99,7 +113,8 @@ def test_a_kill_in_the_middle_leaves_the_database_as_it_was(cli_env, tmp_path, s
 
     proc = subprocess.Popen([*DEALPILOT, "import", "salesforce", str(export)], env=cli_env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)  # set-up, then well into the opportunities
+    _wait_until_importing(proc)
+    time.sleep(1.5)  # well into the files
     assert proc.poll() is None, "the import finished before it could be interrupted: make the export bigger"
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
