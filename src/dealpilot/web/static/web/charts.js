@@ -1,4 +1,6 @@
 // Draws every [data-plotly] element from the JSON figure beside it, on load and after htmx swaps.
+// Drawn elements are marked with a JS property, not an attribute: htmx copies the attributes of an
+// old element onto a swapped-in one with the same id, which would mark a new chart as drawn.
 // A click on a point whose customdata is a link ("/..." or ["/...", ...]) opens that page.
 (function () {
   function linkOf(point) {
@@ -9,11 +11,12 @@
   function draw(root) {
     if (!window.Plotly) return;
     (root || document).querySelectorAll("[data-plotly]").forEach(function (el) {
-      if (el.dataset.drawn) return;
+      if (el._dealpilotDrawn) return;
       var source = document.getElementById(el.dataset.plotly);
       if (!source) return;
       var fig = JSON.parse(source.textContent);
-      el.dataset.drawn = "1";
+      el._dealpilotDrawn = true;
+      el.classList.remove("chart-ready");
       Plotly.newPlot(el, fig.data || [], fig.layout || {}, {responsive: true, displaylogo: false}).then(function () {
         el.classList.add("chart-ready");
       });
@@ -24,6 +27,6 @@
     });
   }
   document.addEventListener("DOMContentLoaded", function () { draw(document); });
-  document.addEventListener("htmx:afterSwap", function (ev) { draw(ev.target); });
+  document.addEventListener("htmx:afterSettle", function (ev) { draw(ev.target); });  // after attributes settle
   window.dealpilotCharts = {draw: draw};
 })();
