@@ -146,3 +146,29 @@ def test_scoring_reads_a_fixed_number_of_queries(history, django_assert_max_num_
         assert score_open_deals() == len(history["open"])
     today = timezone.localdate()
     assert WinScore.objects.filter(scored_at__date=today).count() == len(history["open"])
+
+
+def test_the_page_reuses_a_stored_score_until_the_deal_changes(history):
+    from dealpilot.deals.selectors import deal_panel
+
+    train_model(WinModelRun.objects.create())
+    deal = history["open"][0]
+    WinScore.objects.filter(opportunity=deal).update(probability=0.4242)
+    owner = deal.owner
+    assert deal_panel(owner, deal).probability == 0.4242  # stored and still fresh: no model needed
+    Activity.objects.create(kind="call", owner=owner, opportunity=deal, account=deal.account,
+                            activity_date=timezone.localdate(), direction="outbound")
+    assert deal_panel(owner, deal).probability != 0.4242  # the deal changed: computed again
+
+
+def test_the_model_page_shows_the_held_out_evaluation(history, client):
+    from dealpilot.crm.models import Role
+    from tests.factories import make_user
+
+    run = train_model(WinModelRun.objects.create())
+    client.force_login(make_user(Role.LEADER))
+    page = client.get("/deals/model/").content.decode()
+    assert "AUC (held out)" in page and f"{run.metrics['auc']:.3f}" in page and "raw scores" in page
+    assert 'data-chart="reliability"' in page
+    body = client.get("/api/deals/model").json()
+    assert body["active"] and body["metrics"]["calibration"] in ("isotonic", "platt")

@@ -180,21 +180,30 @@ def _blocks(close_days: list, deal_ids: list[int], mask: np.ndarray, n_blocks: i
 def train(rows: list[dict], labels: list[int], deal_ids: list[int], close_days: list, columns: list[str],
           categorical: list[str], *, params: dict | None = None, folds: int = FOLDS,
           fold_max_rows: int = FOLD_MAX_ROWS) -> TrainingResult:
-    """Evaluate on the latest deals (TEST_SHARE of them, by close date) a model fit on all the
-    earlier ones, calibrated on out-of-fold scores: the earlier deals are cut in folds + 1 blocks in
-    time order, and each block after the first is scored by a model fit on the blocks before it
-    (at most fold_max_rows rows, sampled), so the calibration sees many months, not one slice
-    whose win rate may drift. Each deal's snapshots weigh one deal in total."""
+    """Evaluate on the latest deals (the last part of SPLIT, by close date) a model fit on all the
+    earlier ones and calibrated on out-of-fold scores (see `train_matrix`)."""
+    started = time.perf_counter()
+    train_mask, cal_mask, _ = time_ordered_split(close_days, deal_ids)
+    encoder = Encoder(columns, categorical).fit([r for r, m in zip(rows, train_mask | cal_mask) if m])
+    result = train_matrix(encoder.transform(rows), labels, deal_ids, close_days, encoder, params=params, folds=folds,
+                          fold_max_rows=fold_max_rows)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def train_matrix(x: np.ndarray, labels, deal_ids: list[int], close_days: list, encoder: Encoder, *,
+                 params: dict | None = None, folds: int = FOLDS, fold_max_rows: int = FOLD_MAX_ROWS) -> TrainingResult:
+    """The earlier deals are cut in folds + 1 blocks in time order, and each block after the first
+    is scored by a model fit on the blocks before it (at most fold_max_rows rows, sampled), so the
+    calibration sees many months, not one slice whose win rate may drift; the model itself is fit
+    on all of them. Each deal's snapshots weigh one deal in total."""
     started = time.perf_counter()
     y = np.asarray(labels, dtype=np.int32)
     train_mask, cal_mask, test_mask = time_ordered_split(close_days, deal_ids)
     fit_mask = train_mask | cal_mask
-    per_deal: dict[int, int] = {}
-    for d in deal_ids:
-        per_deal[d] = per_deal.get(d, 0) + 1
-    weights = np.array([1.0 / per_deal[d] for d in deal_ids])
-    encoder = Encoder(columns, categorical).fit([r for r, m in zip(rows, fit_mask) if m])
-    x = encoder.transform(rows)
+    ids = np.asarray(deal_ids)
+    _, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    weights = 1.0 / counts[inverse]
     block = _blocks(close_days, deal_ids, fit_mask, folds + 1)
     oof = np.full(len(y), np.nan)
     rng = np.random.default_rng(0)
@@ -216,7 +225,7 @@ def train(rows: list[dict], labels: list[int], deal_ids: list[int], close_days: 
     metrics["uncalibrated"] = {k: v for k, v in evaluate(1 / (1 + np.exp(-raw_test)), y[test_mask]).items()
                                if k in ("auc", "brier", "ece")}
     metrics["calibration"] = how
-    n_deals = lambda m: len({d for d, keep in zip(deal_ids, m) if keep})  # noqa: E731
+    n_deals = lambda m: len(set(ids[m].tolist()))  # noqa: E731
     return TrainingResult(win_model, metrics, (n_deals(fit_mask), n_deals(scored), n_deals(test_mask)),
                           time.perf_counter() - started)
 
