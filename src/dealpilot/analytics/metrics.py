@@ -89,10 +89,15 @@ def _float(x: Any, places: int) -> float | None:
     return None if x is None else round(float(x), places)
 
 
-def latest_date(f: Frames, column: str = "close_date") -> date | None:
-    """The latest date in a column of the opportunities in scope (a default 'today' for old data)."""
-    rows = f.run(f.opportunities.aggregate(latest=f.opportunities[column].max()))
-    return rows[0]["latest"] if rows else None
+def latest_date(f: Frames, column: str = "close_date", *, closed_only: bool = False) -> date | None:
+    """The latest date in a column of the opportunities in scope, never after today (a default 'today'
+    for old data). `closed_only`: of the closed deals only; open deals carry expected, future close dates."""
+    o = f.opportunities
+    if closed_only:
+        o = o.filter(o.is_closed)
+    rows = f.run(o.aggregate(latest=o[column].max()))
+    latest = rows[0]["latest"] if rows else None
+    return min(latest, date.today()) if latest else None
 
 
 # ---- 1. sales velocity -------------------------------------------------------------------------
@@ -189,9 +194,10 @@ def reps_in_scope(f: Frames, also: set[int] = frozenset()) -> list[dict]:
     return [r for r in rows if (r["role"] == "rep" and r["is_active"]) or r["id"] in also]
 
 
-def _default_window(f: Frames, start: date | None, end: date | None, column: str, weeks: int = 13) -> tuple[date, date]:
+def _default_window(f: Frames, start: date | None, end: date | None, column: str, weeks: int = 13,
+                    closed_only: bool = False) -> tuple[date, date]:
     if end is None:
-        end = latest_date(f, column) or date.today()
+        end = latest_date(f, column, closed_only=closed_only) or date.today()
     if start is None:
         start = week_start(end) - timedelta(weeks=weeks - 1)
     return start, end
@@ -252,8 +258,8 @@ def stage_conversion_expr(f: Frames, start: date, end: date, stage_order: list[s
 def diagnosis(f: Frames, start: date | None = None, end: date | None = None,
               thresholds: dx.Thresholds = dx.DEFAULT_THRESHOLDS, stage_order: list[str] | None = None) -> list[dict]:
     """Each rep on track / too little activity / too low effectiveness / both / not judged, with why.
-    Window default: the 13 weeks up to the latest close date in scope."""
-    start, end = _default_window(f, start, end, "close_date")
+    Window default: the 13 weeks up to the latest close date of a closed deal in scope."""
+    start, end = _default_window(f, start, end, "close_date", closed_only=True)
     weeks = ((end - start).days + 1) / 7
     acts = {r["owner_id"]: r["activities"] for r in f.run(activity_counts_expr(f, start, end))}
     eff = {r["owner_id"]: r for r in f.run(effectiveness_counts_expr(f, start, end))}
@@ -368,8 +374,8 @@ def forecast(f: Frames, as_of: date | None = None, period: str = "quarter", peri
              stage_probabilities: dict[str, float] | None = None) -> list[dict]:
     """This period's forecast (closed won + weighted open deals) against target, and for the next
     periods the pipeline coverage ratio (open pipeline / (target - closed won)).
-    Default as_of: the latest close date in scope."""
-    as_of = as_of or latest_date(f, "close_date") or date.today()
+    Default as_of: the latest close date of a closed deal in scope."""
+    as_of = as_of or latest_date(f, "close_date", closed_only=True) or date.today()
     first = period_start(as_of, period)
     rows = f.run(forecast_expr(f, first, period, periods, group_by, stage_probabilities))
     out = []

@@ -127,7 +127,7 @@ class MeetingRow(Schema):
 class ForecastRow(Schema):
     group: str
     period: str
-    current: bool = Field(description="The period containing `from` (default: the latest close date)")
+    current: bool = Field(description="The period containing `from` (default: the latest close date of a closed deal)")
     target: float | None
     closed_won: float
     weighted_open: float
