@@ -2,10 +2,12 @@
 
 `frames_for(user, engine=...)` returns a `Frames` whose tables are Ibis expressions on one engine:
 
-- ``duckdb`` (default): each record table is read from the app database with one plain SQL query,
-  turned into Arrow and registered in an in-process DuckDB. The Arrow copy is cached per data
-  version (row count, highest id and latest ``updated_at`` of the table), so a warm call reads
-  nothing but the version and reuses the copy.
+- ``duckdb`` (default): each record table is read from the app database with one plain SQL query
+  (by an ADBC driver, straight into Arrow, outside transactions; else through Django's cursor) and
+  registered in an in-process DuckDB. The Arrow copy is cached per data version (row count, highest
+  id and latest ``updated_at`` of the table), so a warm call reads nothing but the versions (not
+  even those on SQLite while no commit happened) and reuses the copy; the enriched frames are kept
+  as DuckDB temporary tables per data version and scope, and compiled SQL is cached.
 - ``postgres``: when the app runs on PostgreSQL, Ibis's postgres backend is put on Django's own
   connection (the same transaction, no copy) and every metric is compiled to SQL and pushed down.
 - ``spark``: the same Arrow copies handed to a SparkSession (local mode, or the cluster that
