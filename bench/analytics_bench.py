@@ -372,8 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes per measurement (cold: median of them)")
     parser.add_argument("--warm", type=int, default=3, help="warm dashboards per process")
-    parser.add_argument("--skip", action="append", default=[], choices=["sqlite", "postgres", "pandas"],
-                        help="leave a database (or the pandas baseline) out")
+    parser.add_argument("--skip", action="append", default=[], choices=["sqlite", "postgres", "pandas", "postgres-engine"],
+                        help="leave a database, the pandas baseline or the postgres engine out")
     parser.add_argument("--load-only", action="store_true", help="only generate and load the databases (kept for later runs)")
     parser.add_argument("--out", type=Path, default=BENCH / "out")
     parser.add_argument("--write-docs", type=Path, help="replace this benchmark's section of that Markdown file")
@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
             floor = measure("floor", db_env, args.repeat, args.warm, "floor")
         results.append({**measure(f"dealpilot, DuckDB engine", db_env, args.repeat, args.warm, "dealpilot", "--engine", "duckdb"),
                         "db": db})
-        if db == "PostgreSQL":
+        if db == "PostgreSQL" and "postgres-engine" not in args.skip:
             results.append({**measure("dealpilot, postgres engine (pushed down)", db_env, args.repeat, args.warm,
                                       "dealpilot", "--engine", "postgres"), "db": db})
         if "pandas" not in args.skip:
