@@ -2,10 +2,12 @@
 
 `frames_for(user, engine=...)` returns a `Frames` whose tables are Ibis expressions on one engine:
 
-- ``duckdb`` (default): each record table is read from the app database with one plain SQL query,
-  turned into Arrow and registered in an in-process DuckDB. The Arrow copy is cached per data
-  version (row count, highest id and latest ``updated_at`` of the table), so a warm call reads
-  nothing but the version and reuses the copy.
+- ``duckdb`` (default): each record table is read from the app database with one plain SQL query
+  (by an ADBC driver, straight into Arrow, outside transactions; else through Django's cursor) and
+  registered in an in-process DuckDB. The Arrow copy is cached per data version (row count, highest
+  id and latest ``updated_at`` of the table), so a warm call reads nothing but the versions (not
+  even those on SQLite while no commit happened) and reuses the copy; the enriched frames are kept
+  as DuckDB temporary tables per data version and scope, and compiled SQL is cached.
 - ``postgres``: when the app runs on PostgreSQL, Ibis's postgres backend is put on Django's own
   connection (the same transaction, no copy) and every metric is compiled to SQL and pushed down.
 - ``spark``: the same Arrow copies handed to a SparkSession (local mode, or the cluster that
@@ -24,7 +26,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import ibis
@@ -63,7 +65,7 @@ class Frames:
     engine: str
     backend: Any
     opportunities: ir.Table   # one row per opportunity, with owner/team/region/product/source names
-    stage_history: ir.Table   # one row per stage change, with the opportunity's owner
+    stage_history: ir.Table   # one row per stage change, with the opportunity's owner and the day it happened
     activities: ir.Table      # one row per activity, with the owner it counts for
     targets: ir.Table         # one row per target (quota) of a person in scope
     people: ir.Table          # the people in scope: id, name, role, team_id, team
@@ -536,7 +538,8 @@ def build_frames(engine: str, backend: Any, raw: dict[str, ir.Table], ids: list[
     history = (sh.join(o_all, sh.opportunity_id == o_all.id)
                .filter(_in_scope(o_all.owner_id, ids))
                .select(id=sh.id, opportunity_id=sh.opportunity_id, owner_id=o_all.owner_id, stage=sh.stage,
-                       amount=sh.amount, close_date=sh.close_date, probability=sh.probability, changed_at=sh.changed_at))
+                       amount=sh.amount, close_date=sh.close_date, probability=sh.probability, changed_at=sh.changed_at,
+                       changed_on=sh.changed_at.date()))  # the day (UTC), computed once where the frame is kept
 
     act = raw["activities"]
     act = (act.left_join(o_all, act.opportunity_id == o_all.id)
@@ -562,4 +565,35 @@ def frames_for(user=None, engine: str | None = None, using: str = "default") -> 
         backend, raw = _spark_raw(using)
     else:
         raise EngineUnavailable(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
-    return build_frames(engine, backend, raw, scope_ids(user))
+    ids = scope_ids(user)
+    if engine == "duckdb":
+        return _materialized_frames(backend, raw, ids)
+    return build_frames(engine, backend, raw, ids)
+
+
+MATERIALIZED = ("people", "opportunities", "stage_history", "activities")
+MATERIALIZED_SCOPES = 8  # the frames of this many scopes are kept per DuckDB backend (i.e. per data version)
+
+
+def _materialized_frames(backend: Any, raw: dict[str, ir.Table], ids: list[int] | None) -> Frames:
+    """DuckDB: the enriched frames computed once per data version and scope, as temporary tables,
+    rather than joined again by every query that reads them; the same Frames object while the data
+    is the same, so that the metrics' expressions (and their compiled SQL) repeat."""
+    held = backend.__dict__.setdefault("_dealpilot_frames", OrderedDict())
+    key = None if ids is None else tuple(ids)
+    frames = held.get(key)
+    if frames is not None:
+        held.move_to_end(key)
+        return frames
+    frames = build_frames("duckdb", backend, raw, ids)
+    number = backend.__dict__.setdefault("_dealpilot_frame_count", [0])
+    number[0] += 1
+    tables = {name: backend.create_table(f"dealpilot_{name}_{number[0]}", obj=getattr(frames, name), temp=True)
+              for name in MATERIALIZED}
+    frames = replace(frames, **tables)
+    held[key] = frames
+    while len(held) > MATERIALIZED_SCOPES:
+        _, dropped = held.popitem(last=False)
+        for name in MATERIALIZED:
+            backend.drop_table(getattr(dropped, name).get_name(), force=True)
+    return frames

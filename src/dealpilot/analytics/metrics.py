@@ -246,10 +246,13 @@ def stage_conversion_expr(f: Frames, start: date, end: date, stage_order: list[s
     """Per owner: the stages their deals entered in the window, and how many of those the deal later
     left for a stage further along (its next stage change ranks higher)."""
     h = f.stage_history
+    # only the deals with a change in the window need their history walked (all of it: the next change may be later)
+    day = h.changed_on
+    h = h.filter(h.opportunity_id.isin(h.filter(day >= start, day <= end).opportunity_id))
     w = ibis.window(group_by=h.opportunity_id, order_by=[h.changed_at, h.id])
     rank = _stage_rank(h, stage_order)
     steps = h.mutate(rank=rank, next_rank=rank.lead().over(w))
-    day = steps.changed_at.date()
+    day = steps.changed_on
     steps = steps.filter(day >= start, day <= end, steps.owner_id.notnull())
     return steps.group_by(owner_id=steps.owner_id).aggregate(
         stage_entries=steps.count(), advanced=steps.count(where=steps.next_rank > steps["rank"]))
@@ -291,8 +294,7 @@ def meeting_exprs(f: Frames, meeting_day: date, stage_order: list[str] | None = 
 
     new = o.filter(o.created_date >= since, o.created_date < meeting_day).select(*cols)
 
-    changed_at = h.changed_at.date()
-    moved = h.filter(changed_at >= since, changed_at < meeting_day).select(opportunity_id=h.opportunity_id)
+    moved = h.filter(h.changed_on >= since, h.changed_on < meeting_day).select(opportunity_id=h.opportunity_id)
     touched = a.filter(a.activity_date >= since, a.activity_date < meeting_day, a.opportunity_id.notnull()).select(
         opportunity_id=a.opportunity_id)
     open_before = o.filter(~o.is_closed, o.created_date.isnull() | (o.created_date < since))
@@ -300,11 +302,13 @@ def meeting_exprs(f: Frames, meeting_day: date, stage_order: list[str] | None = 
     same = open_before.filter(~open_before.id.isin(moved.opportunity_id), ~open_before.id.isin(touched.opportunity_id))
     same = same.select(*cols)
 
+    # the previous change of each recent one: only the deals changed since the last meeting need their history walked
+    h = h.filter(h.opportunity_id.isin(moved.opportunity_id))
     w = ibis.window(group_by=h.opportunity_id, order_by=[h.changed_at, h.id])
     rank = _stage_rank(h, stage_order)
     steps = h.mutate(prev_close=h.close_date.lag().over(w), prev_stage=h.stage.lag().over(w), rank=rank)
     steps = steps.mutate(prev_rank=steps["rank"].lag().over(w))
-    recent = steps.filter(steps.changed_at.date() >= since, steps.changed_at.date() < meeting_day)
+    recent = steps.filter(steps.changed_on >= since, steps.changed_on < meeting_day)
     still_open = o.filter(~o.is_closed)
     slipped_h = recent.filter(recent.close_date > recent.prev_close)
     slipped = (still_open.join(slipped_h, still_open.id == slipped_h.opportunity_id)
