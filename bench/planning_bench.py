@@ -372,7 +372,7 @@ def main() -> None:
     from django.db import connection
 
     from dealpilot.planning.scoring import measure_cache
-    from dealpilot.planning.selectors import _ratings, account_scores
+    from dealpilot.planning.selectors import _ratings, _scores, account_scores
     from dealpilot.planning.services import active_spec
 
     def log(message: str) -> None:
@@ -393,6 +393,7 @@ def main() -> None:
     # dealpilot, cold: every measure from the database
     measure_cache.clear()
     _ratings.clear()
+    _scores.clear()
     ours_cold, ours = timed(lambda: account_scores(spec, TODAY))
     # pandas, cold: the rows in, then the same scoring
     load_s, frames = timed(pandas_load)
