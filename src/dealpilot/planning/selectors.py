@@ -90,15 +90,15 @@ _ratings: dict[str, tuple[tuple, dict[str, pd.Series]]] = {}
 def ratings_by_element() -> tuple[tuple, dict[str, pd.Series]]:
     """(version, every rating as {element key: Series(account id -> level)}), re-read only when they changed."""
     from django.db import connection
-    from django.db.models import Count, Max
+    from django.db.models import Max
 
-    version = (connection.settings_dict["NAME"],
-               *AccountRating.objects.aggregate(n=Count("id"), top=Max("id"), at=Max("rated_at")).values())
+    # two index lookups: a new rating raises the highest id, a changed or withdrawn one the latest time
+    version = (connection.settings_dict["NAME"], *AccountRating.objects.aggregate(top=Max("id"), at=Max("rated_at")).values())
     hit = _ratings.get("all")
     if hit is not None and hit[0] == version:
         return hit
     ratings: dict[str, pd.Series] = {}
-    rows = list(AccountRating.objects.values_list("element_key", "account_id", "level"))
+    rows = list(AccountRating.objects.exclude(level="").values_list("element_key", "account_id", "level"))
     if rows:
         frame = pd.DataFrame(rows, columns=["key", "account", "level"])
         for key, group in frame.groupby("key"):
@@ -181,7 +181,7 @@ def account_score(account: Account, scores: Scores | None = None) -> dict:
     scores = scores or account_scores()
     row = scores.frame.loc[account.pk]
     parts = contributions(scores.spec, row)
-    ratings = {r.element_key: r for r in AccountRating.objects.filter(account=account).select_related("rated_by")}
+    ratings = {r.element_key: r for r in AccountRating.objects.filter(account=account).exclude(level="").select_related("rated_by")}
     for p in parts:
         element = scores.spec.element(p["key"])
         p["levels"] = [lv.model_dump() for lv in element.levels]
