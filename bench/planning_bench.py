@@ -8,8 +8,9 @@ a pandas implementation of the same scoring in the same run; and the account-pla
 300k contacts and 250k ratings; --scale 0.01 a hundredth of that (for development).
 
 1. Data: generated with numpy (seeded) and written straight into the CRM tables with PostgreSQL
-   COPY (CSV chunks cached under bench/out/planning-<scale>/); skipped when the database already
-   holds exactly that data set (a marker row in the bench's own table).
+   COPY, foreign-key triggers off (the rows are consistent by construction). The data set is kept
+   in the database and reused by the next run of the same scale (a marker row in the bench's own
+   table says which); generating 10M activities took about an hour on the shared machine.
 2. dealpilot: `planning.selectors.account_scores(spec)` as the app runs it: (a) cold, each measure
    one aggregate query on the database plus the vectorised scoring; (b) after a change of weights,
    the measures cached per data version, so only the scoring runs again (median of --repeat runs).
@@ -38,7 +39,6 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-OUT = ROOT / "bench" / "out"
 MARK = "<!-- planning_bench.py {} -->"
 TODAY = date(2026, 11, 23)
 SEED = 11
