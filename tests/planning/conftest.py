@@ -5,10 +5,10 @@ import pytest
 def fresh_measures():
     """Measures are cached per data version; tests that roll back may repeat a version."""
     from dealpilot.planning.scoring import measure_cache
-    from dealpilot.planning.selectors import _ratings
+    from dealpilot.planning.selectors import _ratings, _scores
 
-    measure_cache.clear()
-    _ratings.clear()
+    for cache in (measure_cache, _ratings, _scores):
+        cache.clear()
     yield
-    measure_cache.clear()
-    _ratings.clear()
+    for cache in (measure_cache, _ratings, _scores):
+        cache.clear()

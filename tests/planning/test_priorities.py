@@ -112,7 +112,10 @@ def test_rating_an_element_moves_the_score_and_explains_it(client, org):
         assert bad.status_code == 400, (key, level)
     assert AccountRating.objects.get(account=account, element_key="solution_fit").level == "high"
     assert client.delete(f"/api/planning/accounts/{account.pk}/ratings/solution_fit").status_code == 200
-    assert not AccountRating.objects.filter(account=account).exists()
+    assert AccountRating.objects.get(account=account).level == ""  # withdrawn
+    withdrawn = client.get(f"/api/planning/accounts/{account.pk}/score").json()
+    assert withdrawn["future_score"] == before["future_score"]
+    assert next(e for e in withdrawn["elements"] if e["key"] == "solution_fit")["level_label"] == "Not rated"
 
 
 def test_rating_through_the_page(client, org):

@@ -71,7 +71,7 @@ class AccountRating(models.Model):
     level = models.CharField(max_length=30)
     note = models.TextField(blank=True)
     rated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    rated_at = models.DateTimeField(auto_now=True)
+    rated_at = models.DateTimeField(auto_now=True, db_index=True)  # the ratings' version reads its latest
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "element_key"], name="planning_one_rating_per_element")]

@@ -45,51 +45,66 @@ from .models import (
     WhiteSpaceCell,
 )
 from .scoring import METRICS, QUADRANTS, ModelSpec, Scores, contributions, measure_cache, records_version, score_frame
-from .services import active_spec
+from .services import active_model, spec_of
 
 PRIORITY_SORTS = ("priority", "current", "future", "pipeline", "name")
 # measures every priorities row shows, whatever the model uses
 SHOWN_MEASURES = ("won_revenue", "open_pipeline")
 
 
+_scores: dict[str, tuple[tuple, Scores]] = {}
+
+
 def account_scores(spec: ModelSpec | None = None, today: date | None = None) -> Scores:
-    """Both scores and the quadrant of every account (organisation-wide, see scoring.py)."""
-    spec = spec or active_spec()
+    """Both scores and the quadrant of every account (organisation-wide, see scoring.py). With the
+    active model the result is kept until the model, the records' version or the ratings change,
+    so a page that shows one account's score does not rescore every account."""
+    model = None
+    if spec is None:
+        model = active_model()
+        spec = spec_of(model)
     today = today or timezone.localdate()
     version = records_version()
+    ratings_version, all_ratings = ratings_by_element()
+    key = (model.pk, model.updated_at, version, ratings_version, today) if model is not None else None
+    hit = _scores.get("active")
+    if key is not None and hit is not None and hit[0] == key:
+        return hit[1]
     ids = measure_cache.get_ids(version)
     metrics = {e.metric for e in spec.elements if e.kind == "computed"} | set(SHOWN_MEASURES)
     measures = {m: measure_cache.get(m, today, spec.revenue_window_days, version) for m in metrics}
     rated_keys = {e.key for e in spec.elements if e.kind == "rated"}
-    ratings = {k: v for k, v in ratings_by_element().items() if k in rated_keys}
+    ratings = {k: v for k, v in all_ratings.items() if k in rated_keys}
     scores = score_frame(spec, ids, measures, ratings, today)
     for m in SHOWN_MEASURES:
         values = measures[m].reindex(scores.frame.index).to_numpy(dtype="float64")
         scores.frame[f"measure.{m}"] = np.where(np.isnan(values), 0.0, values)
+    if key is not None:
+        _scores["active"] = (key, scores)
     return scores
 
 
 _ratings: dict[str, tuple[tuple, dict[str, pd.Series]]] = {}
 
 
-def ratings_by_element() -> dict[str, pd.Series]:
-    """Every rating as {element key: Series(account id -> level)}, re-read only when they changed."""
+def ratings_by_element() -> tuple[tuple, dict[str, pd.Series]]:
+    """(version, every rating as {element key: Series(account id -> level)}), re-read only when they changed."""
     from django.db import connection
-    from django.db.models import Count, Max
+    from django.db.models import Max
 
-    version = (connection.settings_dict["NAME"],
-               *AccountRating.objects.aggregate(n=Count("id"), top=Max("id"), at=Max("rated_at")).values())
+    # two index lookups: a new rating raises the highest id, a changed or withdrawn one the latest time
+    version = (connection.settings_dict["NAME"], *AccountRating.objects.aggregate(top=Max("id"), at=Max("rated_at")).values())
     hit = _ratings.get("all")
     if hit is not None and hit[0] == version:
-        return hit[1]
+        return hit
     ratings: dict[str, pd.Series] = {}
-    rows = list(AccountRating.objects.values_list("element_key", "account_id", "level"))
+    rows = list(AccountRating.objects.exclude(level="").values_list("element_key", "account_id", "level"))
     if rows:
         frame = pd.DataFrame(rows, columns=["key", "account", "level"])
         for key, group in frame.groupby("key"):
             ratings[str(key)] = pd.Series(group["level"].to_numpy(), index=group["account"].to_numpy())
     _ratings["all"] = (version, ratings)
-    return ratings
+    return version, ratings
 
 
 @dataclass
@@ -166,7 +181,7 @@ def account_score(account: Account, scores: Scores | None = None) -> dict:
     scores = scores or account_scores()
     row = scores.frame.loc[account.pk]
     parts = contributions(scores.spec, row)
-    ratings = {r.element_key: r for r in AccountRating.objects.filter(account=account).select_related("rated_by")}
+    ratings = {r.element_key: r for r in AccountRating.objects.filter(account=account).exclude(level="").select_related("rated_by")}
     for p in parts:
         element = scores.spec.element(p["key"])
         p["levels"] = [lv.model_dump() for lv in element.levels]

@@ -153,7 +153,7 @@ def reset_to_default(user) -> ScoringModel:
 
 
 def rate_account(user, account_id: int, element_key: str, level: str, note: str = "") -> AccountRating | None:
-    """Rate one rated element for an account the user may see; an empty level removes the rating."""
+    """Rate one rated element for an account the user may see; an empty level withdraws the rating."""
     account = visible_account(user, account_id)
     element = active_spec().element(element_key)
     if element is None or element.kind != ElementKind.RATED:
@@ -163,9 +163,10 @@ def rate_account(user, account_id: int, element_key: str, level: str, note: str 
     if len(note) > 2000:
         raise SpecError("the note is longer than 2,000 characters")
     with transaction.atomic():
-        if not level:
-            AccountRating.objects.filter(account=account, element_key=element_key).delete()
+        if not level and not AccountRating.objects.filter(account=account, element_key=element_key).exists():
             return None
+        # a removed rating is kept with an empty level: an update, which the ratings' version sees
+        # by its time alone (no count over every rating at each page view)
         rating, _ = AccountRating.objects.update_or_create(
             account=account, element_key=element_key, defaults={"level": level, "note": note, "rated_by": user})
     return rating
