@@ -5,19 +5,15 @@ see adherence."""
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 from icalendar import Calendar
 
+from tests.browser import chromium_page
 from tests.factories import PASSWORD, build_showcase_org
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
@@ -27,24 +23,9 @@ def showcase(transactional_db):
 
 @pytest.fixture
 def page(showcase, live_server, monkeypatch):
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, device_scale_factor=1, locale="en-US")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        # an agenda compiles Team performance's meeting report (Ibis): seconds on a busy machine
-        page.set_default_navigation_timeout(60_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    # an agenda compiles Team performance's meeting report (Ibis): seconds on a busy machine
+    with chromium_page(monkeypatch, navigation_timeout_ms=60_000) as page:
         yield page
-        browser.close()
-        assert errors == [], errors
 
 
 def test_manager_sets_a_cadence_subscribes_runs_a_meeting_and_coaches(page, live_server, tmp_path):

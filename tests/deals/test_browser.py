@@ -4,19 +4,21 @@ changes the reasons and keeps the history. No JavaScript errors on any page."""
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from dealpilot.crm.models import ContactRole
-from tests.factories import PASSWORD, add_contact_role, make_activity, make_contact, build_showcase_org
+from tests.browser import chromium_page
+from tests.factories import (
+    PASSWORD,
+    add_contact_role,
+    build_showcase_org,
+    make_activity,
+    make_contact,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
@@ -35,22 +37,8 @@ def showcase(transactional_db):
 
 @pytest.fixture
 def page(showcase, live_server, monkeypatch):
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    with chromium_page(monkeypatch, timeout_ms=20_000) as page:
         yield page
-        browser.close()
-        assert errors == [], errors
 
 
 def log_in(page, live_server, username):

@@ -5,43 +5,20 @@ page, recording a use and rating it, and the rating refused for the author."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from dealpilot.enablement.models import ContentModule, ContentRating
+from tests.browser import chromium_page
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
 
 @pytest.fixture
 def page(library, live_server, monkeypatch):
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    with chromium_page(monkeypatch) as page:
         yield page
-        # the test's own ORM checks ran while Playwright's event loop was current: close the
-        # connection they opened there, or PostgreSQL cannot drop the test database afterwards
-        from django.db import connections
-
-        connections.close_all()
-        browser.close()
-        assert errors == [], errors
 
 
 def log_in(page, live_server, username: str) -> None:

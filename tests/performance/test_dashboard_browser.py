@@ -13,13 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import chromium_page
 from tests.factories import PASSWORD, build_showcase_org
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "team-dashboard.png"
 ALL_DRAWN = ("document.querySelectorAll('.chart-plot').length > 0 && "
              "document.querySelectorAll('.chart-plot').length === document.querySelectorAll('.chart-plot.chart-ready').length")
@@ -42,25 +40,11 @@ def showcase(transactional_db):
 
 @pytest.fixture
 def page(showcase, live_server, monkeypatch):
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=30_000)  # a dashboard for new filters takes seconds on a busy machine
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, device_scale_factor=1, locale="en-US",
-                                      accept_downloads=True)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    with chromium_page(monkeypatch, timeout_ms=30_000, accept_downloads=True) as page:
         yield page
-        browser.close()
-        assert errors == [], errors  # no JavaScript errors on any page
 
 
 def test_a_manager_reads_the_dashboard(page, live_server, tmp_path):

@@ -10,14 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import chromium_page
 from tests.exports import small_salesforce_export, zip_folder
 from tests.factories import PASSWORD, build_showcase_org
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
 
 
@@ -28,23 +26,8 @@ def showcase(transactional_db):
 
 @pytest.fixture
 def page(showcase, live_server, monkeypatch):
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    # Playwright's sync API keeps an event loop in this thread; the ORM work is done before it starts
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, device_scale_factor=1, locale="en-US")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    with chromium_page(monkeypatch) as page:
         yield page
-        browser.close()
-        assert errors == [], errors  # no JavaScript errors on any page
 
 
 def screenshot_path(tmp_path: Path) -> Path:
