@@ -70,7 +70,7 @@ class ElementIn(Schema):
     levels: list[LevelIn]
 
 
-class ModelIn(Schema):
+class ScoringModelIn(Schema):
     name: str
     description: str = ""
     thresholds: dict[str, float | Literal["median"]] = Field(default_factory=lambda: {"current": "median", "future": "median"})
@@ -78,18 +78,18 @@ class ModelIn(Schema):
     elements: list[ElementIn]
 
 
-class ModelOut(ModelIn):
+class ScoringModelOut(ScoringModelIn):
     pass
 
 
-@router.get("/scoring-model", response={200: ModelOut, 404: NotFound})
+@router.get("/scoring-model", response={200: ScoringModelOut, 404: NotFound})
 def get_scoring_model(request):
     _sales_user(request)
     return services.active_spec().model_dump()
 
 
-@router.put("/scoring-model", response={200: ModelOut, 400: Problem, 404: NotFound})
-def put_scoring_model(request, body: ModelIn):
+@router.put("/scoring-model", response={200: ScoringModelOut, 400: Problem, 404: NotFound})
+def put_scoring_model(request, body: ScoringModelIn):
     if not services.can_edit_model(request.user):
         raise HttpError(404, "Not found")
     try:
@@ -175,13 +175,13 @@ def get_account_score(request, account_id: int):
     return selectors.account_score(_account(request, account_id))
 
 
-class RatingIn(Schema):
+class AccountRatingIn(Schema):
     level: str = Field(description="One of the element's levels; empty removes the rating")
     note: str = ""
 
 
 @router.put("/accounts/{account_id}/ratings/{element_key}", response={200: AccountScoreOut, 400: Problem, 404: NotFound})
-def put_rating(request, account_id: int, element_key: str, body: RatingIn):
+def put_rating(request, account_id: int, element_key: str, body: AccountRatingIn):
     account = _account(request, account_id)
     try:
         services.rate_account(request.user, account.pk, element_key, body.level, body.note)
@@ -503,7 +503,7 @@ def delete_item(request, account_id: int, kind: Literal["research", "objective",
 # ---- people and influence, white space, account leads ---------------------------------------------------
 
 
-class PersonOut(Schema):
+class PlanPersonOut(Schema):
     id: int
     name: str
     title: str
@@ -532,7 +532,7 @@ class InfluenceOut(Schema):
 
 
 class PeopleOut(Schema):
-    people: list[PersonOut]
+    people: list[PlanPersonOut]
     influences: list[InfluenceOut]
     gaps: list[str]
     alerts: list[str]
@@ -697,7 +697,7 @@ class CommentIn(Schema):
     text: str
 
 
-class EventOut(Schema):
+class PlanEventOut(Schema):
     summary: str
     at: datetime
     actor_id: int | None
@@ -714,6 +714,6 @@ def post_comment(request, account_id: int, body: CommentIn):
     return Status(201, _run(lambda: services.add_comment(request.user, account_id, body.text)))
 
 
-@router.get("/accounts/{account_id}/plan/history", response={200: list[EventOut], 404: NotFound})
+@router.get("/accounts/{account_id}/plan/history", response={200: list[PlanEventOut], 404: NotFound})
 def list_history(request, account_id: int):
     return list(_plan(request, account_id).history.all()[:500])

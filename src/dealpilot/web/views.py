@@ -1,5 +1,6 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -30,8 +31,11 @@ def api_tokens(request):
 @login_required
 @require_POST
 def revoke_token(request, pk: int):
+    # someone else's token is a 404, like one that does not exist; one's own, already revoked, a message
+    if not ApiToken.objects.filter(pk=pk, user=request.user).exists():
+        raise Http404("No such token")
     if revoke_api_token(request.user, pk):
         messages.success(request, "The token is revoked: it no longer works.")
     else:
-        messages.error(request, "No such active token.")
+        messages.error(request, "That token was already revoked.")
     return redirect("web:api_tokens")
