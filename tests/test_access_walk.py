@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.test import Client
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
@@ -241,10 +242,10 @@ def _walk_resolver(patterns, prefix=""):
             yield prefix + str(p.pattern)
 
 
-def page_routes() -> list[Route]:
+def page_routes(*, with_ids_only: bool = True) -> list[Route]:
     routes = []
     for pattern in _walk_resolver(get_resolver().url_patterns):
-        if pattern.startswith(("api/", "admin/")) or "<" not in pattern or pattern in NOT_WALKED:
+        if pattern.startswith(("api/", "admin/")) or ("<" not in pattern and with_ids_only) or pattern in NOT_WALKED:
             continue
         template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", pattern)
         # "export.<fmt>" and "<team_id>.ics" keep their suffix in the segment; the parameter is what matters
@@ -285,12 +286,12 @@ def _minimal(schema: dict, components: dict):
     return "x" * max(1, schema.get("minLength", 1))
 
 
-def api_routes() -> list[Route]:
+def api_routes(*, with_ids_only: bool = True) -> list[Route]:
     schema = api.get_openapi_schema()
     components = schema.get("components", {}).get("schemas", {})
     routes = []
     for path, operations in schema["paths"].items():
-        if "{" not in path:
+        if "{" not in path and with_ids_only:
             continue
         segments = _split(path)
         for method, operation in operations.items():
@@ -414,3 +415,33 @@ def test_every_route_with_an_id_answers_404_for_records_out_of_reach(client, cap
     assert not changed, f"refused requests changed rows of: {changed}"
     assert not leaks, "\n".join(leaks)
     assert tried > 1000  # the walk really walked
+
+
+def test_every_form_and_api_write_refuses_a_session_post_without_the_csrf_token():
+    """A forged cross-site POST carries the victim's session cookie but not the CSRF token: every
+    page that takes a POST and every unsafe API operation (for session callers) refuses it with 403,
+    and nothing changes. Walked as the leader, who reaches every record, so no 404 hides a missing check."""
+    world = build_world()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(world.org.leader)
+    routes = [r for r in page_routes(with_ids_only=False) if r.method == "post"]
+    routes += [r for r in api_routes(with_ids_only=False) if r.method in ("post", "put", "patch", "delete")]
+    before = _snapshot()
+    wrong, tried = [], 0
+    for route in routes:
+        values = {}
+        for name, kind, _ in route.params:
+            if kind is not None:
+                values[name] = world.records[kind][_reachable_home(world, "leader", kind)]
+        for name, kind, _ in route.params:
+            if kind is None:
+                values[name] = VALUE_PARAMS[name](world, values)
+        response = _call(browser, route, values)
+        if response.status_code == 405:  # a page that takes no POST
+            continue
+        tried += 1
+        if response.status_code != 403:
+            wrong.append(f"{route.method.upper()} {route.url(values)} -> {response.status_code}")
+    assert _snapshot() == before
+    assert not wrong, "accepted without a CSRF token:\n" + "\n".join(wrong)
+    assert tried > 50, tried
