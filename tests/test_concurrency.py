@@ -126,7 +126,7 @@ def test_without_if_match_the_last_write_wins_and_a_bad_if_match_is_400(client, 
 
 
 @pytest.mark.django_db
-def test_the_opportunity_form_carries_the_version_and_a_stale_form_says_so(client, org):
+def test_a_stale_opportunity_form_says_so_and_changes_nothing(client, org):
     deal = org.opportunities["rep_emea"][0]
     page = reverse("crm:opportunity_detail", args=[deal.pk])
     client.force_login(org.rep_emea)
@@ -270,7 +270,7 @@ def real_database(tmp_path):
     ("database table is locked"); dealpilot runs SQLite as a file in WAL mode, where writers wait
     their turn (busy_timeout, IMMEDIATE transactions). So the test database (schema and this test's
     records) is copied into such a file, and every connection, this thread's included, uses it
-    until the test ends."""
+    until the test ends. Request it after the fixtures that create the records."""
     if connection.vendor != "sqlite" or not connection.is_in_memory_db():
         yield
         return
