@@ -4,6 +4,7 @@ from ninja import NinjaAPI
 from ninja.security import HttpBearer, django_auth
 
 from dealpilot.cadence.api import router as cadence_router
+from dealpilot.concurrency import BadVersion, StaleWrite, etag
 from dealpilot.crm.api import router as crm_router
 from dealpilot.deals.api import router as deals_router
 from dealpilot.enablement.api import router as enablement_router
@@ -32,6 +33,19 @@ api = NinjaAPI(title="dealpilot API", version="1", auth=[django_auth, ApiTokenAu
 @api.get("/health", auth=None, tags=["system"])
 def health(request):
     return {"status": "ok"}
+
+
+@api.exception_handler(StaleWrite)
+def stale_write(request, exc: StaleWrite):
+    """A write that named an older version (If-Match): nothing was changed; the ETag is the current one."""
+    response = api.create_response(request, {"detail": exc.message, "current_version": exc.current_version}, status=409)
+    response["ETag"] = etag(exc.current_version)
+    return response
+
+
+@api.exception_handler(BadVersion)
+def bad_version(request, exc: BadVersion):
+    return api.create_response(request, {"detail": str(exc)}, status=400)
 
 
 api.add_router("/crm/", crm_router)

@@ -77,6 +77,7 @@ def test_importing_twice_changes_nothing(tmp_path):
     assert all(step.created == step.updated == 0 for step in again.steps)
     assert sum(step.unchanged for step in again.steps) == sum(EXPECTED.values())
     assert dict(crm.Opportunity.objects.values_list("crm_id", "updated_at")) == stamps
+    assert set(crm.Opportunity.objects.values_list("version", flat=True)) == {1}  # new records start at 1, unchanged stay
 
 
 def test_a_changed_row_updates_only_that_record(tmp_path):
@@ -90,6 +91,9 @@ def test_a_changed_row_updates_only_that_record(tmp_path):
     step = next(s for s in again.steps if s.target == "opportunity")
     assert (step.created, step.updated, step.unchanged) == (0, 1, 2)
     assert crm.Opportunity.objects.get(crm_id="006000000000003AAA").amount == Decimal("80000")
+    # the changed record has a new version (a form opened before the import is stale), the others not
+    assert dict(crm.Opportunity.objects.values_list("crm_id", "version")) == {
+        "006000000000001AAA": 1, "006000000000002AAA": 1, "006000000000003AAA": 2}
 
 
 def test_zip_export_with_a_folder_inside(tmp_path):

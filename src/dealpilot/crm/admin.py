@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
+from dealpilot.concurrency import save_if_current
+
 from . import models
 
 
@@ -29,6 +31,12 @@ class OpportunityAdmin(admin.ModelAdmin):
     list_filter = ("is_closed", "is_won", "source")
     search_fields = ("name", "crm_id")
     raw_id_fields = ("account", "owner")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change:  # a new version: pages and API callers holding the old one must reload first
+            save_if_current(models.Opportunity.objects.filter(pk=obj.pk), None)
+            obj.refresh_from_db(fields=["version"])
 
 
 admin.site.register(models.Contact, search_fields=("last_name", "email"), raw_id_fields=("account", "reports_to", "owner", "plan_unit"))

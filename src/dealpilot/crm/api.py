@@ -6,11 +6,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
+from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
+from pydantic import ConfigDict
 
-from . import selectors
+from dealpilot.concurrency import Conflict, etag, if_match
+
+from . import selectors, services
 from .models import Account, Activity, Contact, Opportunity
 
 router = Router(tags=["crm"])
@@ -182,6 +186,7 @@ class StageStepOut(Schema):
 
 
 class OpportunityDetailOut(OpportunityOut):
+    version: int = Field(description="Send it back as If-Match: \"<version>\" with a change (also the ETag header)")
     description: str
     contact_roles: list[ContactRoleOut]
     line_items: list[LineItemOut]
@@ -279,19 +284,65 @@ def list_opportunities(request, filters: Query[OpportunityFilters]):
     return selectors.opportunity_list(request.user, **filters.dict())
 
 
-@router.get("/opportunities/{opportunity_id}", response={200: OpportunityDetailOut, 404: NotFound})
-def get_opportunity(request, opportunity_id: int):
-    opportunity = _visible_or_404(
-        Opportunity.objects.visible_to(request.user).select_related("account", "owner"), opportunity_id, "Opportunity"
-    )
+def _opportunity_out(request, opportunity: Opportunity, response: HttpResponse) -> dict:
     d = selectors.opportunity_detail(request.user, opportunity, activity_limit=0)
+    response["ETag"] = etag(opportunity.version)
     return {
         **{f: getattr(opportunity, f) for f in OpportunityOut.model_fields},
+        "version": opportunity.version,
         "description": opportunity.description,
         "contact_roles": d.contact_roles,
         "line_items": d.line_items,
         "stage_history": d.timeline,
     }
+
+
+@router.get("/opportunities/{opportunity_id}", response={200: OpportunityDetailOut, 404: NotFound})
+def get_opportunity(request, opportunity_id: int, response: HttpResponse):
+    opportunity = _visible_or_404(
+        Opportunity.objects.visible_to(request.user).select_related("account", "owner"), opportunity_id, "Opportunity"
+    )
+    return _opportunity_out(request, opportunity, response)
+
+
+class OpportunityPatchIn(Schema):
+    """The fields a seller may change (nothing else is read; an unknown field is refused). Send the
+    version you loaded as `If-Match: "<version>"`; without it the change wins over any other."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage: str | None = Field(None, min_length=1, max_length=120)
+    amount: Decimal | None = Field(None, ge=0, max_digits=18, decimal_places=2)
+    close_date: date | None = None
+    probability: Decimal | None = Field(None, ge=0, le=100, max_digits=5, decimal_places=2)
+    forecast_category: str | None = Field(None, max_length=60)
+    lost_reason: str | None = Field(None, max_length=255)
+    description: str | None = Field(None, max_length=32_000)
+    owner_id: int | None = Field(None, description="Managers (within their team), sales leaders and administrators only")
+
+
+class Problem(Schema):
+    detail: str
+
+
+@router.patch("/opportunities/{opportunity_id}",
+              response={200: OpportunityDetailOut, 400: Problem, 403: Problem, 404: NotFound, 409: Conflict})
+def patch_opportunity(request, opportunity_id: int, body: OpportunityPatchIn, response: HttpResponse):
+    expected = if_match(request)
+    changes = body.dict(exclude_unset=True)
+    if changes.get("stage", "") is None:
+        raise HttpError(400, "the stage cannot be empty")
+    if "owner_id" in changes and changes["owner_id"] is None:
+        raise HttpError(400, "an opportunity keeps an owner: send the new owner's id")
+    try:
+        opportunity = services.update_opportunity(request.user, opportunity_id, expected_version=expected, **changes)
+    except services.NotVisible as exc:
+        raise HttpError(404, str(exc)) from None
+    except services.NotAllowed as exc:
+        raise HttpError(403, str(exc)) from None
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from None
+    return _opportunity_out(request, opportunity, response)
 
 
 @router.get("/activities", response=list[ActivityOut])

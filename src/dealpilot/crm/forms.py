@@ -84,3 +84,43 @@ class OpportunityFilterForm(_FilterForm):
         if start and end and start > end:
             self.add_error("close_to", "The end of the range is before its start.")
         return data
+
+
+class OpportunityEditForm(forms.Form):
+    """The seller's edit of an opportunity (the fields of services.OPPORTUNITY_FIELDS); the owner only
+    for those who may reassign; the version the page showed, so a stale save is refused."""
+
+    stage = forms.CharField(max_length=120, widget=forms.TextInput(attrs={"list": "opportunity-stages"}))
+    amount = forms.DecimalField(required=False, min_value=0, max_digits=18, decimal_places=2)
+    close_date = forms.DateField(required=False, widget=DATE)
+    probability = forms.DecimalField(required=False, min_value=0, max_value=100, max_digits=5, decimal_places=2,
+                                     label="Probability, %")
+    forecast_category = forms.CharField(required=False, max_length=60)
+    lost_reason = forms.CharField(required=False, max_length=255)
+    description = forms.CharField(required=False, max_length=32_000, widget=forms.Textarea(attrs={"rows": 3}))
+    owner = OwnerChoiceField(queryset=User.objects.none(), required=False, empty_label="(keep the owner)")
+    version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, user, opportunity, **kwargs):
+        from .services import assignable_owners, can_reassign
+
+        super().__init__(*args, **kwargs)
+        self.opportunity = opportunity
+        if can_reassign(user):
+            self.fields["owner"].queryset = assignable_owners(user).order_by("last_name", "first_name", "username")
+        else:
+            del self.fields["owner"]  # a rep's form has no owner; the service refuses one anyway
+
+    @classmethod
+    def initial_for(cls, opportunity) -> dict:
+        return {**{name: getattr(opportunity, name) for name in ("stage", "amount", "close_date", "probability",
+                                                                 "forecast_category", "lost_reason", "description")},
+                "owner": opportunity.owner_id, "version": opportunity.version}
+
+    def service_arguments(self) -> dict:
+        data = dict(self.cleaned_data)
+        owner = data.pop("owner", None)
+        arguments = {"expected_version": data.pop("version"), **data}
+        if owner is not None and owner.pk != self.opportunity.owner_id:
+            arguments["owner_id"] = owner.pk
+        return arguments

@@ -23,6 +23,8 @@ from .visibility import (
 )
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
+# optimistic concurrency (dealpilot/concurrency.py): every change bumps it, a write must name the one it saw
+VERSION_HELP = "Bumped by every change; a write naming an older version is refused"
 DEFAULT_CURRENCY = "USD"
 
 
@@ -189,6 +191,7 @@ class Opportunity(TimestampedRecord):
     lost_reason = models.CharField(max_length=255, blank=True)
     description = models.TextField(blank=True)
     products = models.ManyToManyField(Product, through="LineItem", related_name="opportunities")
+    version = models.PositiveIntegerField(default=1, editable=False, help_text=VERSION_HELP)
 
     objects = OpportunityQuerySet.as_manager()
 

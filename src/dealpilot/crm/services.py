@@ -3,11 +3,23 @@
 import hashlib
 import secrets
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 
-from django.db.models import Exists, OuterRef
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
-from .models import ApiToken, Role, User
+from dealpilot.concurrency import save_if_current
+
+from .models import ApiToken, Opportunity, Role, StageHistory, User
+
+
+class NotVisible(LookupError):
+    """The record does not exist or the caller may not see it (answered 404)."""
+
+
+class NotAllowed(PermissionError):
+    """The caller may see the record but not make this change (answered 403 with the reason)."""
 
 
 def infer_roles_from_hierarchy() -> int:
@@ -61,3 +73,98 @@ def user_for_api_token(raw: str) -> User | None:
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+# ---- opportunity edits ----------------------------------------------------------------------------
+
+# What a seller may change on an opportunity in dealpilot; everything else comes from the CRM import.
+# The owner is separate: only managers (within their team), sales leaders and administrators reassign.
+OPPORTUNITY_FIELDS = ("stage", "amount", "close_date", "probability", "forecast_category", "lost_reason", "description")
+REASSIGNING_ROLES = (Role.MANAGER, Role.LEADER, Role.ADMIN)
+_LIMITS = {"stage": 120, "forecast_category": 60, "lost_reason": 255, "description": 32_000}
+
+
+def can_reassign(user: User) -> bool:
+    return bool(user.is_active and (user.is_superuser or user.role in REASSIGNING_ROLES))
+
+
+def assignable_owners(user: User):
+    """The people `user` may hand an opportunity to: active sales people within their reach."""
+    return User.objects.visible_to(user).filter(is_active=True).exclude(role=Role.ENABLEMENT)
+
+
+def editable_opportunity(user: User, opportunity_id: int) -> Opportunity:
+    """An opportunity `user` may edit: whoever may see it (a rep their own; enablement none)."""
+    opportunity = Opportunity.objects.visible_to(user).filter(pk=opportunity_id).select_related("account", "owner").first()
+    if opportunity is None or (user.role == Role.ENABLEMENT and not user.sees_everything):
+        raise NotVisible(f"Opportunity {opportunity_id} not found")
+    return opportunity
+
+
+def stage_outcome(stage: str) -> tuple[bool, bool]:
+    """(is_closed, is_won) for a stage: as the imported records with that stage say (the CRM's own
+    mapping, e.g. Salesforce IsClosed/IsWon), else by its name (Closed Won / Won / closedwon ...)."""
+    seen = (Opportunity.objects.filter(stage=stage).order_by().values("is_closed", "is_won")
+            .annotate(n=Count("id")).order_by("-n").first())
+    if seen is not None:
+        return seen["is_closed"], seen["is_won"]
+    name = " ".join(stage.lower().replace("_", " ").replace("-", " ").split())
+    if name in ("won", "closed won", "closedwon"):
+        return True, True
+    if name in ("lost", "closed lost", "closedlost"):
+        return True, False
+    return False, False
+
+
+def _clean_opportunity_changes(changes: dict) -> dict:
+    unknown = set(changes) - set(OPPORTUNITY_FIELDS)
+    if unknown:
+        raise ValueError(f"these fields cannot be changed here: {', '.join(sorted(unknown))}")
+    clean = {}
+    for name, value in changes.items():
+        if name in _LIMITS:
+            value = (value or "").strip() if name != "description" else (value or "")
+            if name == "stage" and not value:
+                raise ValueError("the stage cannot be empty")
+            if len(value) > _LIMITS[name]:
+                raise ValueError(f"{name.replace('_', ' ')} is longer than {_LIMITS[name]:,} characters")
+        elif name in ("amount", "probability") and value is not None:
+            try:
+                value = Decimal(str(value))
+            except InvalidOperation:
+                raise ValueError(f"{name} must be a number") from None
+            if not value.is_finite() or value < 0 or (name == "probability" and value > 100) or abs(value) >= Decimal("1e16"):
+                raise ValueError("probability is a percentage from 0 to 100" if name == "probability" else "the amount must be 0 or more")
+            value = value.quantize(Decimal("0.01"))
+        clean[name] = value
+    return clean
+
+
+def update_opportunity(user: User, opportunity_id: int, *, expected_version: int | None, owner_id: int | None = None,
+                       **changes) -> Opportunity:
+    """Change an opportunity's sales fields (and owner, for those who may reassign), only if it is
+    still at `expected_version` (None: last write wins). A stage change is recorded in the stage
+    history (changed by `user`) and sets is_closed/is_won as the stage means. Raises NotVisible
+    (404), NotAllowed (403), ValueError (400) or StaleWrite (409); nothing is written then."""
+    opportunity = editable_opportunity(user, opportunity_id)
+    fields = _clean_opportunity_changes(changes)
+    if owner_id is not None:
+        if not can_reassign(user):
+            raise NotAllowed("Only managers, sales leaders and administrators reassign opportunities; ask your manager.")
+        owner = assignable_owners(user).filter(pk=owner_id).first()
+        if owner is None:  # the same answer for an id that does not exist and one out of reach
+            raise ValueError(f"user {owner_id} is not someone you can assign opportunities to")
+        fields["owner"] = owner
+    with transaction.atomic():
+        before = Opportunity.objects.select_for_update().filter(pk=opportunity.pk).values("stage").first()
+        if before is None:
+            raise NotVisible(f"Opportunity {opportunity_id} not found")
+        stage_changed = "stage" in fields and fields["stage"] != before["stage"]
+        if stage_changed:
+            fields["is_closed"], fields["is_won"] = stage_outcome(fields["stage"])
+        save_if_current(opportunity, expected_version, label="opportunity", **fields)
+        if stage_changed:
+            StageHistory.objects.create(opportunity=opportunity, stage=opportunity.stage, amount=opportunity.amount,
+                                        close_date=opportunity.close_date, probability=opportunity.probability,
+                                        changed_at=timezone.now(), changed_by=user)
+    return opportunity

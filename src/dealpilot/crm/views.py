@@ -3,16 +3,21 @@ see is a 404, the same answer as a record that does not exist."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_POST
+
+from dealpilot.concurrency import StaleWrite
 
 from dealpilot.web.access import is_partial
 
-from . import selectors
-from .forms import AccountFilterForm, OpportunityFilterForm
-from .models import Account, Opportunity
+from . import selectors, services
+from .forms import AccountFilterForm, OpportunityEditForm, OpportunityFilterForm
+from .models import Account, Opportunity, Role
 
 PAGE_SIZE = 25
 
@@ -49,7 +54,43 @@ def opportunity_list(request):
                       extra={"totals": selectors.opportunity_totals(rows)})
 
 
+def _opportunity_page(request, opportunity, *, edit_form=None, stale: str = "", status: int = 200):
+    if edit_form is None:
+        edit_form = OpportunityEditForm(initial=OpportunityEditForm.initial_for(opportunity), user=request.user,
+                                        opportunity=opportunity)
+    return render(request, "crm/opportunity_detail.html", {
+        "d": selectors.opportunity_detail(request.user, opportunity), "edit_form": edit_form, "stale": stale,
+        "stages": selectors.opportunity_facets(request.user)["stages"],
+        "can_edit": request.user.role != Role.ENABLEMENT or request.user.sees_everything}, status=status)
+
+
 @login_required
 def opportunity_detail(request, pk: int):
     opportunity = get_object_or_404(Opportunity.objects.visible_to(request.user).select_related("account", "owner"), pk=pk)
-    return render(request, "crm/opportunity_detail.html", {"d": selectors.opportunity_detail(request.user, opportunity)})
+    return _opportunity_page(request, opportunity)
+
+
+@login_required
+@require_POST
+def opportunity_edit(request, pk: int):
+    try:
+        opportunity = services.editable_opportunity(request.user, pk)
+    except services.NotVisible:
+        raise Http404("No such opportunity") from None
+    form = OpportunityEditForm(request.POST, user=request.user, opportunity=opportunity)
+    if not form.is_valid():
+        return _opportunity_page(request, opportunity, edit_form=form, status=400)
+    try:
+        services.update_opportunity(request.user, pk, **form.service_arguments())
+    except services.NotVisible:
+        raise Http404("No such opportunity") from None
+    except StaleWrite as exc:
+        opportunity.refresh_from_db()
+        return _opportunity_page(request, opportunity, status=409, stale=(
+            "Someone changed this opportunity while you were editing: your change was not saved; here is the current "
+            f"version (version {exc.current_version}). Apply your change again."))
+    except (services.NotAllowed, ValueError) as exc:
+        form.add_error(None, str(exc))
+        return _opportunity_page(request, opportunity, edit_form=form, status=400)
+    messages.success(request, "Saved the opportunity.")
+    return redirect("crm:opportunity_detail", pk=pk)

@@ -8,9 +8,12 @@ from datetime import date, datetime
 from typing import Literal
 
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
+
+from dealpilot.concurrency import Conflict, etag, if_match
 
 from . import selectors, services
 from .access import can_author
@@ -72,6 +75,7 @@ class ModuleOut(Schema):
 
 
 class ModuleDetailOut(ModuleOut):
+    version: int = Field(description="Send it back as If-Match: \"<version>\" with a change (also the ETag header)")
     body: str
     message_template: str
     value_proposition: str
@@ -271,13 +275,18 @@ def list_modules(request, filters: Query[LibraryFilters]):
     return selectors.library(request.user, **filters.dict())
 
 
+def _with_etag(module: ContentModule, response: HttpResponse) -> ContentModule:
+    response["ETag"] = etag(module.version)
+    return module
+
+
 @router.get("/modules/{module_id}", response={200: ModuleDetailOut, 404: Message})
-def get_module(request, module_id: int):
-    return _module(request, module_id)
+def get_module(request, module_id: int, response: HttpResponse):
+    return _with_etag(_module(request, module_id), response)
 
 
 @router.post("/modules", response={201: ModuleDetailOut, 400: Message, 404: Message})
-def create_module(request, payload: ModuleIn):
+def create_module(request, payload: ModuleIn, response: HttpResponse):
     if not can_author(request.user):
         raise HttpError(404, "Not found")  # not for this role: like a page that does not exist
     data = payload.dict()
@@ -286,23 +295,26 @@ def create_module(request, payload: ModuleIn):
                                       tags=_tags(payload.tags), author_ids=payload.author_ids, vp_answers=payload.vp_answers)
     except ValidationError as exc:
         raise _bad_request(exc) from None
-    return Status(201, _module(request, module.pk))
+    return Status(201, _with_etag(_module(request, module.pk), response))
 
 
-@router.patch("/modules/{module_id}", response={200: ModuleDetailOut, 400: Message, 404: Message})
-def update_module(request, module_id: int, payload: ModulePatch):
+@router.patch("/modules/{module_id}", response={200: ModuleDetailOut, 400: Message, 404: Message, 409: Conflict})
+def update_module(request, module_id: int, payload: ModulePatch, response: HttpResponse):
+    """Send the version you loaded as If-Match: \"<version>\" (409 when someone changed the module
+    since); without If-Match the change is accepted whatever the version."""
     if not can_author(request.user):
         raise HttpError(404, f"Content module {module_id} not found")
     module = _module(request, module_id)
+    expected = if_match(request)
     data = payload.dict(exclude_unset=True)
     fields = {k: data[k] for k in services.MODULE_FIELDS if k in data and (data[k] is not None or k == "review_date")}
     try:
         services.save_module(request.user, module=module, fields=fields,
                              tags=_tags(payload.tags) if payload.tags is not None else None,
-                             author_ids=payload.author_ids, vp_answers=payload.vp_answers)
+                             author_ids=payload.author_ids, vp_answers=payload.vp_answers, expected_version=expected)
     except ValidationError as exc:
         raise _bad_request(exc) from None
-    return _module(request, module_id)
+    return _with_etag(_module(request, module_id), response)
 
 
 @router.post("/modules/{module_id}/events", response={201: EventOut, 400: Message, 404: Message})

@@ -68,6 +68,8 @@ class ModuleForm(forms.Form):
                                              help_text="Everyone credited as author (you, if none); Ctrl/Cmd-click for several")
     value_proposition = forms.CharField(required=False, label="Value proposition", widget=forms.Textarea(attrs={"rows": 2}),
                                         help_text="The promise in one or two sentences; the hints check it as you type")
+    # the module's version when the form was opened: saving is refused if someone changed it since
+    version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -97,6 +99,7 @@ class ModuleForm(forms.Form):
             "fields": fields, "tags": tags, "author_ids": [u.pk for u in data["authors"]],
             "upload": (upload.name, upload.read()) if upload else None, "remove_file": data["remove_file"],
             "vp_answers": {key: data.get(f"vp_{key}", "") for key, _l, _q in QUESTIONS},
+            "expected_version": data.get("version"),
         }
 
     @classmethod
@@ -111,6 +114,7 @@ class ModuleForm(forms.Form):
         initial["buyer_roles"] = tags.get(TagDimension.BUYER_ROLE, [])
         initial["authors"] = list(module.authors.values_list("pk", flat=True))
         initial.update({f"vp_{k}": v for k, v in module.vp_answers.items()})
+        initial["version"] = module.version
         return initial
 
 

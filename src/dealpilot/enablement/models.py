@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
-from dealpilot.crm.models import MONEY, ContactRole, Role
+from dealpilot.crm.models import MONEY, VERSION_HELP, ContactRole, Role
 
 
 class ContentKind(models.TextChoices):
@@ -85,6 +85,7 @@ class ContentModule(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1, editable=False, help_text=VERSION_HELP)
 
     objects = ContentModuleQuerySet.as_manager()
 

@@ -14,6 +14,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from dealpilot.concurrency import save_if_current
 from dealpilot.crm.models import ContactRole, Opportunity, Role, User
 
 from . import fulltext
@@ -54,8 +55,11 @@ MODULE_FIELDS = ("title", "kind", "summary", "body", "message_template", "value_
 
 def save_module(user: User, *, module: ContentModule | None = None, fields: dict, tags: dict[str, Iterable[str]] | None = None,
                 author_ids: Iterable[int] | None = None, upload: tuple[str, bytes] | None = None, remove_file: bool = False,
-                vp_answers: dict | None = None) -> ContentModule:
-    """Create (module=None) or update a content module. Only the listed fields are read from `fields`."""
+                vp_answers: dict | None = None, expected_version: int | None = None) -> ContentModule:
+    """Create (module=None) or update a content module. Only the listed fields are read from `fields`.
+
+    An update is refused with StaleWrite (nothing written) when the module is no longer at
+    `expected_version`, the version the editor loaded; None accepts it whatever the version."""
     if not can_author(user):
         raise NotAllowed("Only enablement authors, sales leaders and administrators write content.")
     data = {k: fields[k] for k in MODULE_FIELDS if k in fields}
@@ -98,6 +102,10 @@ def save_module(user: User, *, module: ContentModule | None = None, fields: dict
     with transaction.atomic():
         if module is None:
             module = ContentModule(owner=user)
+        else:
+            # check-and-bump first, in one conditional UPDATE; then work on the module as it is now
+            save_if_current(ContentModule.objects.filter(pk=module.pk), expected_version, label="content module")
+            module.refresh_from_db()
         for key, value in data.items():
             setattr(module, key, value.strip() if isinstance(value, str) and key != "body" else value)
         module.title = title[:200]

@@ -14,6 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
+from dealpilot.concurrency import StaleWrite
 from dealpilot.crm.models import Role
 from dealpilot.web.uploads import UploadLimitHandler
 
@@ -107,6 +108,17 @@ def _module_form_page(request, module: ContentModule | None, limiter: UploadLimi
                 module = services.save_module(request.user, module=module, **form.service_arguments())
             except ValidationError as exc:
                 _form_errors(form, exc)
+            except StaleWrite as exc:
+                # nothing was saved: show the module as it is now, and what the author typed, to apply again
+                unsaved = {form[name].label: form.cleaned_data[name] for name in ("title", "summary", "body", "value_proposition")
+                           if form.cleaned_data.get(name)}
+                module.refresh_from_db()
+                form = ModuleForm(initial=ModuleForm.initial_for(module))
+                return render(request, "enablement/module_form.html", {
+                    "form": form, "module": module, "hints": hints(module.value_proposition, module.vp_answers),
+                    "placeholders": PLACEHOLDERS, "unsaved": unsaved,
+                    "stale": "Someone changed this module while you were editing: your change was not saved; here is the "
+                             f"current version (version {exc.current_version}). Apply your change again."}, status=409)
             else:
                 messages.success(request, f"Saved \u201c{module.title}\u201d.")
                 return redirect("enablement:module_detail", pk=module.pk)

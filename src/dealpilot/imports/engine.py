@@ -26,7 +26,7 @@ from django.utils import timezone as dj_timezone
 
 from dealpilot.exports import safe_cell
 
-from .mapping import ENGINE_FIELDS, FieldRule, Mapping, MappingError, RowConverter, Step, load_mapping
+from .mapping import ENGINE_FIELDS, VERSION_FIELD, FieldRule, Mapping, MappingError, RowConverter, Step, load_mapping
 from .parsing import BadValue
 from .sources import ExportError, ExportSource
 
@@ -446,6 +446,8 @@ def _upsert(cursor, step: Step, dialect: _Dialect, result: StepResult) -> None:
             value = "!"  # an unusable password: imported people log in once an admin sets one
         elif getattr(model_field, "auto_now", False) or getattr(model_field, "auto_now_add", False):
             value = now
+        elif model_field.name == VERSION_FIELD:
+            value = 1
         elif model_field.name in ENGINE_FIELDS:
             continue
         else:
@@ -462,6 +464,9 @@ def _upsert(cursor, step: Step, dialect: _Dialect, result: StepResult) -> None:
     set_list = [f"{_quote(c)} = excluded.{_quote(c)}" for c in update_cols if c != "crm_id"]
     if any(f.name == "updated_at" for f in model._meta.concrete_fields):
         set_list.append(f"{_quote('updated_at')} = excluded.{_quote('updated_at')}")
+    if any(f.name == VERSION_FIELD for f in model._meta.concrete_fields):
+        # a changed record gets a new version, so a form opened before the import is stale (same statement, no extra query)
+        set_list.append(f"{_quote(VERSION_FIELD)} = {table}.{_quote(VERSION_FIELD)} + 1")
     on_conflict = f"DO UPDATE SET {', '.join(set_list)} WHERE {changed}" if changed else "DO NOTHING"
     cursor.execute(
         f"INSERT INTO {table} ({', '.join(_quote(c) for c in insert_cols)}) "

@@ -55,8 +55,10 @@ TARGETS: dict[str, type[models.Model]] = {
 
 MAX_INT = 2_147_483_647  # the largest value of an integer column on every database
 
-# Columns the engine fills itself: never mapped, never updated from an export.
-ENGINE_FIELDS = {"id", "created_at", "updated_at"}
+# Columns the engine fills itself: never mapped, never updated from an export. `version`
+# (optimistic concurrency) starts at 1 and is bumped by every import that changes the record.
+ENGINE_FIELDS = {"id", "created_at", "updated_at", "version"}
+VERSION_FIELD = "version"
 
 
 class MappingError(Exception):

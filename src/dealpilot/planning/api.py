@@ -9,9 +9,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
+from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
+
+from dealpilot.concurrency import Conflict, etag, if_match
 
 from . import selectors, services
 from .models import AccountPlan
@@ -317,6 +320,7 @@ class ScorecardOut(Schema):
 class PlanOut(Schema):
     id: int
     account_id: int
+    version: int = Field(description="The whole plan's; send it back as If-Match: \"<version>\" with a change (also the ETag header)")
     title: str
     period_start: date
     period_end: date
@@ -331,11 +335,12 @@ class PlanOut(Schema):
     scorecard: ScorecardOut
 
 
-def _plan_out(request, account_id: int) -> dict:
+def _plan_out(request, account_id: int, response: HttpResponse) -> dict:
     plan = _plan(request, account_id)
     d = selectors.plan_detail(request.user, plan)
     p = d["plan"]
-    return {**{f: getattr(p, f) for f in ("id", "account_id", "title", "period_start", "period_end", "review_date",
+    response["ETag"] = etag(p.version)
+    return {**{f: getattr(p, f) for f in ("id", "account_id", "version", "title", "period_start", "period_end", "review_date",
                                           "pipeline_goal", "currency", "summary")},
             "units": d["units"], "research": list(p.research.all()), "objectives": d["objectives"],
             "completeness": d["completeness"], "scorecard": d["scorecard"]}
@@ -397,98 +402,112 @@ class ActionPatchIn(Schema):
     owner_id: int | None = None
 
 
-PLAN_RESPONSES = {200: PlanOut, 400: Problem, 404: NotFound}
+# Every write under /accounts/{account_id}/plan (the plan, its units, research, objectives, strategies
+# and actions) checks If-Match against the whole plan's version when the caller sends one (409 if
+# someone changed the plan since) and bumps it; without If-Match the write is accepted. Comments
+# are a discussion feed, not the plan's content: they neither check nor bump it.
+PLAN_RESPONSES = {200: PlanOut, 400: Problem, 404: NotFound, 409: Conflict}
 
 
 @router.get("/accounts/{account_id}/plan", response={200: PlanOut, 404: NotFound})
-def get_plan(request, account_id: int):
-    return _plan_out(request, account_id)
+def get_plan(request, account_id: int, response: HttpResponse):
+    return _plan_out(request, account_id, response)
 
 
 @router.post("/accounts/{account_id}/plan", response={201: PlanOut, 400: Problem, 404: NotFound})
-def create_plan(request, account_id: int, body: PlanCreateIn):
+def create_plan(request, account_id: int, body: PlanCreateIn, response: HttpResponse):
     _account(request, account_id)
     _run(lambda: services.create_plan(request.user, account_id, **body.dict()))
-    return Status(201, _plan_out(request, account_id))
+    return Status(201, _plan_out(request, account_id, response))
 
 
 @router.patch("/accounts/{account_id}/plan", response=PLAN_RESPONSES)
-def patch_plan(request, account_id: int, body: PlanPatchIn):
-    _plan(request, account_id)
+def patch_plan(request, account_id: int, body: PlanPatchIn, response: HttpResponse):
+    plan = _plan(request, account_id)
     changes = body.dict(exclude_unset=True)
-    _run(lambda: services.update_plan(request.user, account_id, **changes))
-    return _plan_out(request, account_id)
+    with services.plan_change(plan, if_match(request)):
+        _run(lambda: services.update_plan(request.user, account_id, **changes))
+    return _plan_out(request, account_id, response)
 
 
 @router.post("/accounts/{account_id}/plan/units", response=PLAN_RESPONSES)
-def add_unit(request, account_id: int, body: UnitIn):
-    _plan(request, account_id)
-    _run(lambda: services.add_unit(request.user, account_id, body.plan_unit_id, strategic=body.strategic))
-    return _plan_out(request, account_id)
+def add_unit(request, account_id: int, body: UnitIn, response: HttpResponse):
+    plan = _plan(request, account_id)
+    with services.plan_change(plan, if_match(request)):
+        _run(lambda: services.add_unit(request.user, account_id, body.plan_unit_id, strategic=body.strategic))
+    return _plan_out(request, account_id, response)
 
 
 @router.patch("/accounts/{account_id}/plan/units/{unit_id}", response=PLAN_RESPONSES)
-def patch_unit(request, account_id: int, unit_id: int, body: UnitPatchIn):
+def patch_unit(request, account_id: int, unit_id: int, body: UnitPatchIn, response: HttpResponse):
     plan = _plan(request, account_id)
     if not plan.units.filter(pk=unit_id).exists():
         raise HttpError(404, f"Unit {unit_id} not found")
-    _run(lambda: services.update_unit(request.user, unit_id, **body.dict(exclude_unset=True)))
-    return _plan_out(request, account_id)
+    with services.plan_change(plan, if_match(request)):
+        _run(lambda: services.update_unit(request.user, unit_id, **body.dict(exclude_unset=True)))
+    return _plan_out(request, account_id, response)
 
 
 @router.delete("/accounts/{account_id}/plan/units/{unit_id}", response=PLAN_RESPONSES)
-def delete_unit(request, account_id: int, unit_id: int):
+def delete_unit(request, account_id: int, unit_id: int, response: HttpResponse):
     plan = _plan(request, account_id)
     if not plan.units.filter(pk=unit_id).exists():
         raise HttpError(404, f"Unit {unit_id} not found")
-    _run(lambda: services.remove_unit(request.user, unit_id))
-    return _plan_out(request, account_id)
+    with services.plan_change(plan, if_match(request)):
+        _run(lambda: services.remove_unit(request.user, unit_id))
+    return _plan_out(request, account_id, response)
 
 
 @router.post("/accounts/{account_id}/plan/research", response=PLAN_RESPONSES)
-def add_research(request, account_id: int, body: ResearchIn):
-    _plan(request, account_id)
-    _run(lambda: services.add_research(request.user, account_id, body.area, body.text))
-    return _plan_out(request, account_id)
+def add_research(request, account_id: int, body: ResearchIn, response: HttpResponse):
+    plan = _plan(request, account_id)
+    with services.plan_change(plan, if_match(request)):
+        _run(lambda: services.add_research(request.user, account_id, body.area, body.text))
+    return _plan_out(request, account_id, response)
 
 
 @router.post("/accounts/{account_id}/plan/objectives", response=PLAN_RESPONSES)
-def add_objective(request, account_id: int, body: ObjectiveIn):
-    _plan(request, account_id)
-    _run(lambda: services.add_objective(request.user, account_id, body.kind, body.title, unit_id=body.unit_id,
-                                        target_amount=body.target_amount))
-    return _plan_out(request, account_id)
+def add_objective(request, account_id: int, body: ObjectiveIn, response: HttpResponse):
+    plan = _plan(request, account_id)
+    with services.plan_change(plan, if_match(request)):
+        _run(lambda: services.add_objective(request.user, account_id, body.kind, body.title, unit_id=body.unit_id,
+                                            target_amount=body.target_amount))
+    return _plan_out(request, account_id, response)
 
 
 @router.post("/accounts/{account_id}/plan/objectives/{objective_id}/strategies", response=PLAN_RESPONSES)
-def add_strategy(request, account_id: int, objective_id: int, body: StrategyIn):
+def add_strategy(request, account_id: int, objective_id: int, body: StrategyIn, response: HttpResponse):
     plan = _plan(request, account_id)
     if not plan.objectives.filter(pk=objective_id).exists():
         raise HttpError(404, f"Objective {objective_id} not found")
-    _run(lambda: services.add_strategy(request.user, objective_id, body.text))
-    return _plan_out(request, account_id)
+    with services.plan_change(plan, if_match(request)):
+        _run(lambda: services.add_strategy(request.user, objective_id, body.text))
+    return _plan_out(request, account_id, response)
 
 
 @router.post("/accounts/{account_id}/plan/strategies/{strategy_id}/actions", response=PLAN_RESPONSES)
-def add_action(request, account_id: int, strategy_id: int, body: ActionIn):
+def add_action(request, account_id: int, strategy_id: int, body: ActionIn, response: HttpResponse):
     plan = _plan(request, account_id)
     if not services.Strategy.objects.filter(pk=strategy_id, objective__plan=plan).exists():
         raise HttpError(404, f"Strategy {strategy_id} not found")
-    _run(lambda: services.add_action(request.user, strategy_id, body.title, owner_id=body.owner_id, due_date=body.due_date))
-    return _plan_out(request, account_id)
+    with services.plan_change(plan, if_match(request)):
+        _run(lambda: services.add_action(request.user, strategy_id, body.title, owner_id=body.owner_id, due_date=body.due_date))
+    return _plan_out(request, account_id, response)
 
 
 @router.patch("/accounts/{account_id}/plan/actions/{action_id}", response=PLAN_RESPONSES)
-def patch_action(request, account_id: int, action_id: int, body: ActionPatchIn):
+def patch_action(request, account_id: int, action_id: int, body: ActionPatchIn, response: HttpResponse):
     plan = _plan(request, account_id)
     if not services.Action.objects.filter(pk=action_id, strategy__objective__plan=plan).exists():
         raise HttpError(404, f"Action {action_id} not found")
-    _run(lambda: services.update_action(request.user, action_id, **body.dict(exclude_unset=True)))
-    return _plan_out(request, account_id)
+    with services.plan_change(plan, if_match(request)):
+        _run(lambda: services.update_action(request.user, action_id, **body.dict(exclude_unset=True)))
+    return _plan_out(request, account_id, response)
 
 
 @router.delete("/accounts/{account_id}/plan/{kind}/{item_id}", response=PLAN_RESPONSES)
-def delete_item(request, account_id: int, kind: Literal["research", "objective", "strategy", "action"], item_id: int):
+def delete_item(request, account_id: int, kind: Literal["research", "objective", "strategy", "action"], item_id: int,
+                response: HttpResponse):
     plan = _plan(request, account_id)
     owned = {"research": services.ResearchNote.objects.filter(plan=plan),
              "objective": services.Objective.objects.filter(plan=plan),
@@ -496,8 +515,9 @@ def delete_item(request, account_id: int, kind: Literal["research", "objective",
              "action": services.Action.objects.filter(strategy__objective__plan=plan)}[kind]
     if not owned.filter(pk=item_id).exists():
         raise HttpError(404, f"{kind.title()} {item_id} not found")
-    _run(lambda: services.delete_plan_item(request.user, kind, item_id))
-    return _plan_out(request, account_id)
+    with services.plan_change(plan, if_match(request)):
+        _run(lambda: services.delete_plan_item(request.user, kind, item_id))
+    return _plan_out(request, account_id, response)
 
 
 # ---- people and influence, white space, account leads ---------------------------------------------------

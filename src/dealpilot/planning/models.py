@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from dealpilot.crm.models import MONEY, Account
+from dealpilot.crm.models import MONEY, VERSION_HELP, Account
 
 
 class Axis(models.TextChoices):
@@ -93,6 +93,9 @@ class AccountPlan(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # the whole plan's: a change to the plan or any of its parts (units, research, objectives,
+    # strategies, actions) bumps it
+    version = models.PositiveIntegerField(default=1, editable=False, help_text=VERSION_HELP)
 
     def __str__(self) -> str:
         return self.title

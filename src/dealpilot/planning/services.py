@@ -8,11 +8,15 @@ not see raises `NotVisible` (pages and API answer 404), bad input raises `SpecEr
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
+
+from dealpilot.concurrency import StaleWrite, hold_if_current
 
 from dealpilot.crm.models import (
     Account,
@@ -186,9 +190,28 @@ def _text(value: str, label: str, *, required: bool = False, limit: int = TEXT_L
     return value
 
 
-def _log(plan: AccountPlan, user, summary: str) -> None:
+def _log(plan: AccountPlan, user, summary: str, *, bump: bool = True) -> None:
+    """Every change of a plan or its parts comes through here: the history event and a new version
+    of the whole plan (so forms and API callers holding an older one are refused, see plan_change)."""
     PlanEvent.objects.create(plan=plan, actor=user if getattr(user, "pk", None) else None, summary=summary[:300])
-    AccountPlan.objects.filter(pk=plan.pk).update(updated_at=timezone.now())
+    AccountPlan.objects.filter(pk=plan.pk).update(updated_at=timezone.now(), **({"version": F("version") + 1} if bump else {}))
+
+
+@contextmanager
+def plan_change(plan: AccountPlan, expected_version: int | None):
+    """Wrap the service calls of one change to a plan: when the caller names the version they saw,
+    the plan must still be at it, and stays held until the change is committed (a StaleWrite,
+    with who changed it last, otherwise: nothing is written). The services bump the version."""
+    with transaction.atomic():
+        try:
+            hold_if_current(AccountPlan.objects.filter(pk=plan.pk), expected_version, label="account plan")
+        except StaleWrite as exc:
+            last = PlanEvent.objects.filter(plan_id=plan.pk).select_related("actor").first()
+            if last is not None:
+                exc.changed_by, exc.changed_at = last.actor, last.at
+            raise StaleWrite(exc.label, current_version=exc.current_version, expected_version=exc.expected_version,
+                             changed_at=exc.changed_at, changed_by=exc.changed_by) from None
+        yield
 
 
 def visible_plan(user, account_id: int) -> AccountPlan:
@@ -228,7 +251,7 @@ def create_plan(user, account_id: int, *, title: str = "", period_start: date | 
             raise ValueError("the account has a plan already")
         plan = AccountPlan.objects.create(account=account, title=_text(title, "Title", limit=200) or f"{account.name} account plan",
                                           period_start=start, period_end=end, currency=account.currency, created_by=user)
-        _log(plan, user, "Plan created")
+        _log(plan, user, "Plan created", bump=False)  # a new plan is version 1
     return plan
 
 
@@ -253,7 +276,7 @@ def update_plan(user, account_id: int, **changes) -> AccountPlan:
     if plan.period_end < plan.period_start:
         raise ValueError("the plan period ends before it starts")
     with transaction.atomic():
-        plan.save()
+        plan.save(update_fields=[*changes, "updated_at"])  # never the version: _log bumps it
         _log(plan, user, "Plan changed: " + ", ".join(n.replace("_", " ") for n in changes))
     return plan
 

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from dealpilot.concurrency import StaleWrite, parse_version
 from dealpilot.web.access import leader_required
 from dealpilot.web.charts import chart
 
@@ -281,10 +282,20 @@ def plan_edit(request, pk: int):
         return redirect("planning:plan", pk=acc.pk)
     plan_obj = _plan_or_404(request.user, acc.pk)
     try:
-        anchor = _plan_operation(request.user, acc.pk, op, request.POST)
+        # the text-editing forms (the plan's fields, a unit's) carry the plan's version: saving is
+        # refused when someone changed the plan since the page was loaded; appends and one-click
+        # changes carry none (nothing typed can be lost)
+        with services.plan_change(plan_obj, parse_version(request.POST.get("version"))):
+            anchor = _plan_operation(request.user, acc.pk, op, request.POST)
     except services.NotVisible:
         raise Http404("No such record") from None
-    except ValueError as exc:
+    except StaleWrite as exc:
+        messages.error(request, "Someone changed this plan while you were editing: your change was not saved; here is the "
+                                f"current version (version {exc.current_version}"
+                                f"{', changed by ' + str(exc.changed_by) if exc.changed_by else ''}). Apply your change again.")
+        plan_obj.refresh_from_db()
+        return _plan_page(request, plan_obj, status=409)
+    except ValueError as exc:  # BadVersion too
         messages.error(request, f"Not saved: {exc}")
         return _plan_page(request, plan_obj, status=400)
     return redirect(reverse("planning:plan", args=[acc.pk]) + f"#{anchor}")
