@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 from django.utils.cache import patch_vary_headers
 
+from dealpilot.history.diffs import history_context
 from dealpilot.web.access import is_partial
 
 from . import selectors
@@ -37,7 +38,8 @@ def account_list(request):
 @login_required
 def account_detail(request, pk: int):
     account = get_object_or_404(Account.objects.visible_to(request.user).select_related("owner"), pk=pk)
-    return render(request, "crm/account_detail.html", {"d": selectors.account_detail(request.user, account)})
+    return render(request, "crm/account_detail.html",
+                  {"d": selectors.account_detail(request.user, account), **history_context(account)})
 
 
 @login_required
@@ -52,4 +54,5 @@ def opportunity_list(request):
 @login_required
 def opportunity_detail(request, pk: int):
     opportunity = get_object_or_404(Opportunity.objects.visible_to(request.user).select_related("account", "owner"), pk=pk)
-    return render(request, "crm/opportunity_detail.html", {"d": selectors.opportunity_detail(request.user, opportunity)})
+    return render(request, "crm/opportunity_detail.html",
+                  {"d": selectors.opportunity_detail(request.user, opportunity), **history_context(opportunity)})

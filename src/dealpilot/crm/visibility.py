@@ -5,6 +5,9 @@
 - rep: their own records (and accounts they sell into);
 - enablement: no sales records (they author content, which has its own rules).
 
+Opportunities in the recycle bin are not in `Opportunity.objects` at all (its default manager hides
+them), and their line items, stage history, contact roles and activities leave with them.
+
 Each queryset has `visible_to(user)`; views, API, CLI and reports list records only through it.
 """
 
@@ -119,16 +122,20 @@ class ContactQuerySet(_AccountChildQuerySet):
 
 
 class OpportunityChildQuerySet(models.QuerySet):
-    """Line items, stage history, contact roles: visible with their opportunity."""
+    """Line items, stage history, contact roles: visible with their opportunity (so not while it
+    is in the recycle bin)."""
 
     def visible_to(self, user: User):
         scope = owner_scope(user)
-        return self if scope is EVERYONE else self.filter(opportunity__owner_id__in=scope)
+        alive = self.filter(opportunity__deleted_at__isnull=True)
+        return alive if scope is EVERYONE else alive.filter(opportunity__owner_id__in=scope)
 
 
 class ActivityQuerySet(models.QuerySet):
     def visible_to(self, user: User):
         scope = owner_scope(user)
+        # an activity logged on an opportunity in the recycle bin goes (and comes back) with it
+        alive = self.filter(Q(opportunity__isnull=True) | Q(opportunity__deleted_at__isnull=True))
         if scope is EVERYONE:
-            return self
-        return self.filter(Q(owner_id__in=scope) | Q(opportunity__owner_id__in=scope))
+            return alive
+        return alive.filter(Q(owner_id__in=scope) | Q(opportunity__owner_id__in=scope))

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from dealpilot.crm.models import MONEY, Account
+from dealpilot.recycle_bin.models import SoftDeletable, alive_manager
 
 
 class Axis(models.TextChoices):
@@ -79,8 +81,11 @@ class AccountRating(models.Model):
 
 # ---- account plans ---------------------------------------------------------------------------------
 
-class AccountPlan(models.Model):
-    """One strategic plan per account; visible and editable to whoever may see the account."""
+class AccountPlan(SoftDeletable):
+    """One strategic plan per account; visible and editable to whoever may see the account.
+
+    A deleted plan stays in the recycle bin (and still holds its account's one plan) until it is
+    restored or purged."""
 
     account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="account_plan")
     title = models.CharField(max_length=200)
@@ -93,6 +98,10 @@ class AccountPlan(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = alive_manager(models.QuerySet)  # hides the recycle bin
+    all_objects = models.Manager()
+    history = HistoricalRecords(excluded_fields=["updated_at", "created_at"])
 
     def __str__(self) -> str:
         return self.title
