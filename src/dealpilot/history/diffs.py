@@ -75,7 +75,8 @@ def _action(record, older) -> str:
 def field_history(instance: models.Model, limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
     """The last `limit` saves of `instance` that changed something, newest first. The caller has
     checked that the user may see the record."""
-    records = list(instance.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1])
+    history = getattr(instance, type(instance)._meta.simple_history_manager_attribute)
+    records = list(history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1])
     if not records:
         return []
     model = type(instance)

@@ -101,7 +101,8 @@ class AccountPlan(SoftDeletable):
 
     objects = alive_manager(models.QuerySet)  # hides the recycle bin
     all_objects = models.Manager()
-    history = HistoricalRecords(excluded_fields=["updated_at", "created_at"])
+    # `history` is the plan's event log (PlanEvent); the field history goes by another name
+    field_history = HistoricalRecords(excluded_fields=["updated_at", "created_at"])
 
     def __str__(self) -> str:
         return self.title
