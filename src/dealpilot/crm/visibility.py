@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 
 EVERYONE = None  # scope marker: no owner filter
 
+# The children of an opportunity in the recycle bin leave with it. Their managers do not hide them
+# (that would add a join to every query); queries that aggregate children across deals use these.
+OPPORTUNITY_NOT_IN_BIN = Q(opportunity__deleted_at__isnull=True)
+ACTIVITY_NOT_IN_BIN = Q(opportunity__isnull=True) | Q(opportunity__deleted_at__isnull=True)
+
 
 def team_subtree_ids(team_id: int | None) -> set[int]:
     """The team and every team below it (teams are few, so walk them in memory)."""
@@ -127,7 +132,7 @@ class OpportunityChildQuerySet(models.QuerySet):
 
     def visible_to(self, user: User):
         scope = owner_scope(user)
-        alive = self.filter(opportunity__deleted_at__isnull=True)
+        alive = self.filter(OPPORTUNITY_NOT_IN_BIN)
         return alive if scope is EVERYONE else alive.filter(opportunity__owner_id__in=scope)
 
 
@@ -135,7 +140,7 @@ class ActivityQuerySet(models.QuerySet):
     def visible_to(self, user: User):
         scope = owner_scope(user)
         # an activity logged on an opportunity in the recycle bin goes (and comes back) with it
-        alive = self.filter(Q(opportunity__isnull=True) | Q(opportunity__deleted_at__isnull=True))
+        alive = self.filter(ACTIVITY_NOT_IN_BIN)
         if scope is EVERYONE:
             return alive
         return alive.filter(Q(owner_id__in=scope) | Q(opportunity__owner_id__in=scope))
