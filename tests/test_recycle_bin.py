@@ -58,7 +58,13 @@ def test_a_deleted_opportunity_is_gone_everywhere_and_comes_back_whole(org, engi
         client = client_for(org.user(viewer))
         assert client.get(f"/api/crm/opportunities/{deal.pk}").status_code == 404
         assert client.get(f"/api/crm/opportunities/{deal.pk}/history").status_code == 404
-        assert client.get(f"/opportunities/{deal.pk}/").status_code == 404
+        for url in (f"/opportunities/{deal.pk}/", f"/api/deals/opportunities/{deal.pk}/intelligence",
+                    f"/api/deals/opportunities/{deal.pk}/qualification", f"/api/deals/opportunities/{deal.pk}/call-plans",
+                    f"/api/enablement/opportunities/{deal.pk}/suggestions"):
+            assert client.get(url).status_code == 404, (viewer, url)
+        for url in (f"/deals/opportunities/{deal.pk}/qualification/", f"/deals/opportunities/{deal.pk}/call-plans/",
+                    f"/deals/opportunities/{deal.pk}/business-case/"):  # the deal's forms
+            assert client.post(url).status_code == 404, (viewer, url)
         listed = {o["id"] for o in client.get("/api/crm/opportunities", {"page_size": 500}).json()["items"]}
         assert deal.pk not in listed
         activities = {a["id"] for a in client.get("/api/crm/activities", {"page_size": 500}).json()["items"]}
