@@ -45,13 +45,15 @@ from dealpilot.deals import services as deal_services
 from dealpilot.enablement import services as content_services
 from dealpilot.imports.models import ImportRun
 from dealpilot.planning import services as plan_services
-from tests.factories import build_sample_org, make_activity, make_contact, make_plan_unit, make_product
+from dealpilot.recycle_bin.registry import KINDS as BIN_KINDS
+from dealpilot.recycle_bin.services import move_to_bin
+from tests.factories import build_sample_org, make_activity, make_contact, make_opportunity, make_plan_unit, make_product
 
 pytestmark = pytest.mark.django_db
 
 MISSING_ID = 2**31 - 1  # fits every id column; no test creates that many rows
 # what hangs off an account is seen by whoever sees the account, which includes reps selling into it
-ACCOUNT_KINDS = ("account", "contact", "plan_scope", "objective", "strategy", "action", "research", "influence", "lead")
+ACCOUNT_KINDS = ("account", "contact", "plan", "plan_scope", "objective", "strategy", "action", "research", "influence", "lead")
 REPS = ("rep_emea", "rep_dach", "rep_amer")
 ROLES = ("rep_emea", "rep_dach", "rep_amer", "manager_emea", "manager_amer", "leader", "admin", "enablement")
 
@@ -63,7 +65,15 @@ SEGMENT_KINDS = {
     "strategy": "strategy", "action": "action", "influences": "influence", "leads": "lead",
     "call-plans": "call_plan", "modules": "module", "knowledge": "knowledge", "teams": "team",
     "meetings": "meeting", "imports": "import_run", "tokens": "api_token",
+    # the recycle bin's /{kind}/{id}: its kinds
+    "opportunity": "opportunity", "plan": "plan", "content": "module",
 }
+# Page path parameters that pick a kind rather than an id (the API's carry an enum in the schema):
+# walked with each value.
+PAGE_PARAM_CHOICES = {("recycle-bin", "kind"): tuple(BIN_KINDS)}
+# The bin's own routes are where deleted records are reached (tests/test_recycle_bin.py): there a
+# deleted record is not out of reach for whoever may restore it.
+BIN_ROUTES = ("recycle-bin/", "/api/recycle-bin/")
 # Path parameters that are not record ids, and the value the walk gives them.
 VALUE_PARAMS = {
     "element_key": lambda world, ids: "profitability",
@@ -100,6 +110,8 @@ class World:
     def may_read(self, username: str, kind: str, home: str) -> bool:
         user = self.org.user(username)
         family, _, owner = home.partition(":")
+        if family == "deleted":  # in the recycle bin: gone for everyone, whoever owned it
+            return False
         if user.role in (Role.LEADER, Role.ADMIN):
             return family != "token" or owner == username
         if any(self._reaches(user, other) for other in self.also_read.get((kind, home), ())):
@@ -150,7 +162,7 @@ def build_world() -> World:
         champion = org.contacts[name]
         other = make_contact(account, first_name="Ola", last_name=f"{name} second", owner=rep)
         unit = make_plan_unit(account, f"{name} operations")
-        plan_services.create_plan(rep, account.pk)
+        plan = plan_services.create_plan(rep, account.pk)
         scope = plan_services.add_unit(rep, account.pk, unit.pk)
         objective = plan_services.add_objective(rep, account.pk, "revenue", "Grow", unit_id=scope.pk, target_amount=1)
         strategy = plan_services.add_strategy(rep, objective.pk, "Pilot")
@@ -163,7 +175,7 @@ def build_world() -> World:
         activity = make_activity(rep, opportunity=opportunity)
         deal_services.save_business_case(opportunity, {"investment": 1000, "period": "quarter", "benefits": [500, 900]}, user=rep)
         entry = content_services.save_knowledge(rep, kind="best_practice", title=f"{name} lesson", body="Call high, early.")
-        for kind, pk in (("account", account.pk), ("contact", champion.pk), ("opportunity", opportunity.pk),
+        for kind, pk in (("account", account.pk), ("contact", champion.pk), ("opportunity", opportunity.pk), ("plan", plan.pk),
                          ("activity", activity.pk), ("plan_scope", scope.pk), ("objective", objective.pk),
                          ("strategy", strategy.pk), ("action", action.pk), ("research", note.pk),
                          ("influence", influence.pk), ("lead", lead.pk), ("call_plan", call_plan.pk)):
@@ -191,6 +203,17 @@ def build_world() -> World:
     error_file = Path(settings.IMPORT_ERRORS_DIR) / f"walk-{timezone.now():%H%M%S%f}.csv"
     error_file.parent.mkdir(parents=True, exist_ok=True)
     error_file.write_text("row,reason\r\n2,missing Id\r\n")
+    # records in the recycle bin: a deal with a call plan, and a published module
+    deleted_deal = make_opportunity(org.rep_emea, org.accounts["rep_emea"], name="deleted deal", stage="Proposal")
+    deleted_call = deal_services.save_call_plan(deleted_deal, {"call_date": timezone.localdate(), "objective": "Demo",
+                                                               "our_outcomes": "A date"}, user=org.rep_emea)
+    move_to_bin(org.rep_emea, "opportunity", deleted_deal.pk)
+    world.add("opportunity", "deleted:rep_emea", deleted_deal.pk)
+    world.add("call_plan", "deleted:rep_emea", deleted_call.pk)
+    module = content_services.save_module(org.enablement, fields={"title": "A retired playbook", "kind": "playbook",
+                                                                  "status": "published", "body": "Old."}, tags={})
+    move_to_bin(org.enablement, "content", module.pk)
+    world.add("module", "deleted:enablement", module.pk)
     run = ImportRun.objects.create(kind="salesforce", source_name="export.zip", source_path="/nowhere", created_by=org.leader,
                                    rows_rejected=1, error_file=str(error_file))
     world.add("import_run", "imports", run.pk)
@@ -250,9 +273,18 @@ def page_routes(*, with_ids_only: bool = True) -> list[Route]:
         template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", pattern)
         # "export.<fmt>" and "<team_id>.ics" keep their suffix in the segment; the parameter is what matters
         segments = [re.sub(r"^(\w*)\.?\{(\w+)\}.*$", r"{\2}", s) if "{" in s else s for s in _split(template)]
-        params = tuple((s.strip("{}"), _param_kind(segments, i, {}), ()) for i, s in enumerate(segments) if s.startswith("{"))
-        for method in ("get", "post"):
-            routes.append(Route("page", template, method, params))
+        choices = [{}]
+        for name in (s.strip("{}") for s in segments if s.startswith("{")):
+            values = PAGE_PARAM_CHOICES.get((segments[0], name), ())
+            choices = [{**c, name: v} for c in choices for v in values] if values else choices
+        for choice in choices:
+            chosen = [choice.get(s.strip("{}"), s) for s in segments]
+            params = tuple((s.strip("{}"), _param_kind(chosen, i, choice), ()) for i, s in enumerate(chosen) if s.startswith("{"))
+            filled = template
+            for name, value in choice.items():
+                filled = filled.replace("{" + name + "}", value)
+            for method in ("get", "post"):
+                routes.append(Route("page", filled, method, params))
     return routes
 
 
@@ -349,7 +381,7 @@ def _cases(world: World, username: str, route: Route):
     base = {name: world.records[kind][home] for (name, kind) in ids if (home := reachable[name])}
     for name, kind in ids:
         for home, pk in world.records[kind].items():
-            if world.may_read(username, kind, home):
+            if world.may_read(username, kind, home) or (home.startswith("deleted:") and route.template.startswith(BIN_ROUTES)):
                 continue
             # the other ids from their reachable home, or, where the role reaches none, from this one
             chosen = {other: base.get(other, world.records[okind].get(home, MISSING_ID)) for other, okind in ids}

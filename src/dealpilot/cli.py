@@ -100,6 +100,24 @@ def backup(
     typer.echo(f"backed up {describe_database()} ({rows:,} rows in {len(manifest['counts'])} tables) to {written}")
 
 
+@app.command("purge-recycle-bin")
+def purge_recycle_bin(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Delete for good the records that have been in the recycle bin longer than DEALPILOT_RECYCLE_BIN_DAYS."""
+    setup_django(database_url)
+    from django.conf import settings
+
+    from dealpilot.recycle_bin.registry import KINDS
+    from dealpilot.recycle_bin.services import purge_expired
+
+    result = purge_expired(dry_run=dry_run)
+    counts = ", ".join(f"{n:,} {KINDS[k].label.lower()}{'' if n == 1 else 's'}" for k, n in result.counts.items())
+    verb = "would delete" if dry_run else "deleted"
+    typer.echo(f"{verb} {counts} (in the recycle bin more than {settings.RECYCLE_BIN_DAYS} days)")
+
+
 @app.command()
 def restore(
     path: Annotated[Path, typer.Argument(help="An archive written by `dealpilot backup`.")],

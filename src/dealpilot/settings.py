@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks",
     "django_tasks_db",
+    "simple_history",  # field history of the records people edit
     "dealpilot.crm",
     "dealpilot.imports",
     "dealpilot.performance",
@@ -57,6 +58,8 @@ INSTALLED_APPS = [
     "dealpilot.deals",
     "dealpilot.enablement",
     "dealpilot.cadence",
+    "dealpilot.history",
+    "dealpilot.recycle_bin",
     "dealpilot.web",
 ]
 
@@ -70,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",  # field history records who made a change
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into its answer
 ]
 
@@ -85,6 +89,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
 AXES_VERBOSE = False
+
+# Deleted records stay in the recycle bin, restorable, for this many days; `dealpilot purge-recycle-bin`
+# deletes them for good afterwards.
+RECYCLE_BIN_DAYS = int(os.environ.get("DEALPILOT_RECYCLE_BIN_DAYS", "30"))
 
 ROOT_URLCONF = "dealpilot.urls"
 WSGI_APPLICATION = "dealpilot.wsgi.application"

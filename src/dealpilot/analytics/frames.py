@@ -18,7 +18,8 @@ joins over the raw record tables, so every engine runs the same definition.
 
 Scope: `owner_scope(user)` decides whose records are in the frames (None: everyone's). Opportunities,
 targets and stage history follow the opportunity's owner; activities are in scope when their owner
-or their opportunity's owner is.
+or their opportunity's owner is. Opportunities in the recycle bin (``deleted_at`` set) are left out
+of every frame, with their stage history and activities, on every engine.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ SOURCES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
     "accounts": (crm.Account, ("id", "region")),
     "products": (crm.Product, ("id", "name")),
     "opportunities": (crm.Opportunity, ("id", "name", "account", "owner", "stage", "amount", "currency", "created_date",
-                                        "close_date", "is_closed", "is_won", "source", "probability")),
+                                        "close_date", "is_closed", "is_won", "source", "probability", "deleted_at")),
     "line_items": (crm.LineItem, ("id", "opportunity", "product")),
     "stage_history": (crm.StageHistory, ("id", "opportunity", "stage", "amount", "close_date", "probability", "changed_at")),
     "activities": (crm.Activity, ("id", "kind", "activity_date", "owner", "opportunity")),
@@ -521,7 +522,9 @@ def build_frames(engine: str, backend: Any, raw: dict[str, ir.Table], ids: list[
                      .join(products, items.product_id == products.id)
                      .select(opportunity_id=first_item.opportunity_id, product=products.name))
 
-    o, a = raw["opportunities"], raw["accounts"]
+    # Opportunities in the recycle bin count in no metric, and neither do their stage changes and activities.
+    o_raw, a = raw["opportunities"], raw["accounts"]
+    o = o_raw.filter(o_raw.deleted_at.isnull())
     opp = o.filter(_in_scope(o.owner_id, ids))
     opp = (opp.left_join(people, opp.owner_id == people.id)
            .left_join(a, opp.account_id == a.id)
@@ -534,7 +537,7 @@ def build_frames(engine: str, backend: Any, raw: dict[str, ir.Table], ids: list[
            ))
 
     sh = raw["stage_history"]
-    o_all = raw["opportunities"]
+    o_all = o
     history = (sh.join(o_all, sh.opportunity_id == o_all.id)
                .filter(_in_scope(o_all.owner_id, ids))
                .select(id=sh.id, opportunity_id=sh.opportunity_id, owner_id=o_all.owner_id, stage=sh.stage,
@@ -542,10 +545,11 @@ def build_frames(engine: str, backend: Any, raw: dict[str, ir.Table], ids: list[
                        changed_on=sh.changed_at.date()))  # the day (UTC), computed once where the frame is kept
 
     act = raw["activities"]
-    act = (act.left_join(o_all, act.opportunity_id == o_all.id)
+    act = (act.left_join(o_raw, act.opportunity_id == o_raw.id)
+           .filter(o_raw.deleted_at.isnull())  # no opportunity, or one not in the recycle bin
            .select(id=act.id, kind=act.kind, activity_date=act.activity_date, opportunity_id=act.opportunity_id,
                    # an activity counts for its owner, else for its opportunity's owner
-                   owner_id=ibis.coalesce(act.owner_id, o_all.owner_id), deal_owner_id=o_all.owner_id))
+                   owner_id=ibis.coalesce(act.owner_id, o_raw.owner_id), deal_owner_id=o_raw.owner_id))
     act = act.filter(_in_scope(act.owner_id, ids) | _in_scope(act.deal_owner_id, ids))
 
     tg = raw["targets"]

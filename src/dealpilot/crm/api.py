@@ -13,6 +13,8 @@ from ninja.pagination import PageNumberPagination, paginate
 from pydantic import ConfigDict
 
 from dealpilot.concurrency import Conflict, etag, if_match
+from dealpilot.history.schemas import HistoryOut, history_out
+from dealpilot.recycle_bin.api import BinEntryOut, deleted_answer
 
 from . import selectors, services
 from .models import Account, Activity, Contact, Opportunity
@@ -343,6 +345,31 @@ def patch_opportunity(request, opportunity_id: int, body: OpportunityPatchIn, re
     except ValueError as exc:
         raise HttpError(400, str(exc)) from None
     return _opportunity_out(request, opportunity, response)
+
+
+@router.delete("/opportunities/{opportunity_id}", response={200: BinEntryOut, 404: NotFound})
+def delete_opportunity(request, opportunity_id: int):
+    """Move the opportunity to the recycle bin (whoever may edit it may delete it)."""
+    return deleted_answer(request.user, "opportunity", opportunity_id)
+
+
+# ---- field history ------------------------------------------------------------------------------
+
+
+@router.get("/opportunities/{opportunity_id}/history", response={200: HistoryOut, 404: NotFound})
+def opportunity_history(request, opportunity_id: int):
+    """Who changed which field when (newest first); changes from imports are listed under Imports."""
+    return history_out(_visible_or_404(Opportunity.objects.visible_to(request.user), opportunity_id, "Opportunity"))
+
+
+@router.get("/accounts/{account_id}/history", response={200: HistoryOut, 404: NotFound})
+def account_history(request, account_id: int):
+    return history_out(_visible_or_404(Account.objects.visible_to(request.user), account_id, "Account"))
+
+
+@router.get("/contacts/{contact_id}/history", response={200: HistoryOut, 404: NotFound})
+def contact_history(request, contact_id: int):
+    return history_out(_visible_or_404(Contact.objects.visible_to(request.user), contact_id, "Contact"))
 
 
 @router.get("/activities", response=list[ActivityOut])

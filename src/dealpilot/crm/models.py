@@ -9,6 +9,9 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from simple_history.models import HistoricalRecords
+
+from dealpilot.recycle_bin.models import SoftDeletable, alive_manager
 
 from .visibility import (
     AccountQuerySet,
@@ -36,6 +39,14 @@ def crm_id_field() -> models.CharField:
 
 def unique_crm_id() -> models.UniqueConstraint:
     return models.UniqueConstraint(fields=["crm_id"], name="%(app_label)s_%(class)s_crm_id_unique")
+
+
+# Field history (django-simple-history): who changed which field when, for the records people edit.
+# Not history: `updated_at` and `version` (change on every save) and `extra` (CRM-only fields,
+# written by imports).
+# Imports write in bulk with SQL and record no history per row: their ImportRun is the record of
+# what an import changed.
+HISTORY_EXCLUDED = ["updated_at", "created_at", "extra", "version"]
 
 
 class TimestampedRecord(models.Model):
@@ -108,6 +119,7 @@ class Account(TimestampedRecord):
     owner = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
 
     objects = AccountQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=HISTORY_EXCLUDED)
 
     class Meta(TimestampedRecord.Meta):
         indexes = [models.Index(fields=["name"])]
@@ -144,6 +156,7 @@ class Contact(TimestampedRecord):
     has_left = models.BooleanField(default=False, help_text="No longer with the account")
 
     objects = ContactQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=HISTORY_EXCLUDED)
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
@@ -171,7 +184,7 @@ class Source(models.TextChoices):
     UNKNOWN = "", "Unknown"
 
 
-class Opportunity(TimestampedRecord):
+class Opportunity(TimestampedRecord, SoftDeletable):
     name = models.CharField(max_length=255, blank=True)
     # Salesforce and the real datasets both have opportunities with no account (private deals,
     # early prospecting), so the account is optional.
@@ -193,7 +206,9 @@ class Opportunity(TimestampedRecord):
     products = models.ManyToManyField(Product, through="LineItem", related_name="opportunities")
     version = models.PositiveIntegerField(default=1, editable=False, help_text=VERSION_HELP)
 
-    objects = OpportunityQuerySet.as_manager()
+    objects = alive_manager(OpportunityQuerySet)  # hides the recycle bin
+    all_objects = OpportunityQuerySet.as_manager()  # with the bin: restore, purge, imports
+    history = HistoricalRecords(excluded_fields=HISTORY_EXCLUDED)
 
     class Meta(TimestampedRecord.Meta):
         verbose_name_plural = "opportunities"

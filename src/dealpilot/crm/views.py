@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from dealpilot.concurrency import StaleWrite
 
+from dealpilot.history.diffs import history_context
 from dealpilot.web.access import is_partial
 
 from . import selectors, services
@@ -42,7 +43,8 @@ def account_list(request):
 @login_required
 def account_detail(request, pk: int):
     account = get_object_or_404(Account.objects.visible_to(request.user).select_related("owner"), pk=pk)
-    return render(request, "crm/account_detail.html", {"d": selectors.account_detail(request.user, account)})
+    return render(request, "crm/account_detail.html",
+                  {"d": selectors.account_detail(request.user, account), **history_context(account)})
 
 
 @login_required
@@ -61,7 +63,8 @@ def _opportunity_page(request, opportunity, *, edit_form=None, stale: str = "", 
     return render(request, "crm/opportunity_detail.html", {
         "d": selectors.opportunity_detail(request.user, opportunity), "edit_form": edit_form, "stale": stale,
         "stages": selectors.opportunity_facets(request.user)["stages"],
-        "can_edit": request.user.role != Role.ENABLEMENT or request.user.sees_everything}, status=status)
+        "can_edit": request.user.role != Role.ENABLEMENT or request.user.sees_everything,
+        **history_context(opportunity)}, status=status)
 
 
 @login_required

@@ -5,6 +5,9 @@
 - rep: their own records (and accounts they sell into);
 - enablement: no sales records (they author content, which has its own rules).
 
+Opportunities in the recycle bin are not in `Opportunity.objects` at all (its default manager hides
+them), and their line items, stage history, contact roles and activities leave with them.
+
 Each queryset has `visible_to(user)`; views, API, CLI and reports list records only through it.
 """
 
@@ -19,6 +22,11 @@ if TYPE_CHECKING:
     from .models import User
 
 EVERYONE = None  # scope marker: no owner filter
+
+# The children of an opportunity in the recycle bin leave with it. Their managers do not hide them
+# (that would add a join to every query); queries that aggregate children across deals use these.
+OPPORTUNITY_NOT_IN_BIN = Q(opportunity__deleted_at__isnull=True)
+ACTIVITY_NOT_IN_BIN = Q(opportunity__isnull=True) | Q(opportunity__deleted_at__isnull=True)
 
 
 def team_subtree_ids(team_id: int | None) -> set[int]:
@@ -119,16 +127,20 @@ class ContactQuerySet(_AccountChildQuerySet):
 
 
 class OpportunityChildQuerySet(models.QuerySet):
-    """Line items, stage history, contact roles: visible with their opportunity."""
+    """Line items, stage history, contact roles: visible with their opportunity (so not while it
+    is in the recycle bin)."""
 
     def visible_to(self, user: User):
         scope = owner_scope(user)
-        return self if scope is EVERYONE else self.filter(opportunity__owner_id__in=scope)
+        alive = self.filter(OPPORTUNITY_NOT_IN_BIN)
+        return alive if scope is EVERYONE else alive.filter(opportunity__owner_id__in=scope)
 
 
 class ActivityQuerySet(models.QuerySet):
     def visible_to(self, user: User):
         scope = owner_scope(user)
+        # an activity logged on an opportunity in the recycle bin goes (and comes back) with it
+        alive = self.filter(ACTIVITY_NOT_IN_BIN)
         if scope is EVERYONE:
-            return self
-        return self.filter(Q(owner_id__in=scope) | Q(opportunity__owner_id__in=scope))
+            return alive
+        return alive.filter(Q(owner_id__in=scope) | Q(opportunity__owner_id__in=scope))

@@ -17,6 +17,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from dealpilot.crm.models import Opportunity, Source, StageHistory
+from dealpilot.crm.visibility import OPPORTUNITY_NOT_IN_BIN
 
 from . import winmodel
 from .features import FeatureContext, TrackRecords, features, rule_context, training_rows
@@ -119,7 +120,7 @@ class ScoringContext:
 def stage_win_rates() -> tuple[dict[str, tuple[float, int]], float | None]:
     """Of the closed deals that went through each stage, the share won (one query), and the
     overall win rate of closed deals."""
-    rows = (StageHistory.objects.filter(opportunity__is_closed=True).values("stage")
+    rows = (StageHistory.objects.filter(OPPORTUNITY_NOT_IN_BIN, opportunity__is_closed=True).values("stage")
             .annotate(deals=Count("opportunity", distinct=True),
                       won=Count("opportunity", filter=Q(opportunity__is_won=True), distinct=True)))
     rates = {r["stage"]: (r["won"] / r["deals"], r["deals"]) for r in rows if r["deals"]}
@@ -153,7 +154,7 @@ def cached(name: str, tables: tuple, compute):
 
 def scoring_context(*, with_model: bool = True) -> ScoringContext:
     ensure_defaults()
-    ctx = ScoringContext(settings=SignalSettings.current(), norms=cached("norms", (StageHistory,), stage_norms),
+    ctx = ScoringContext(settings=SignalSettings.current(), norms=cached("norms", (StageHistory, Opportunity), stage_norms),
                          rules=active_rules(),
                          questions=dict(QualificationQuestion.objects.filter(is_active=True).values_list("key", "text")),
                          stage_rates={}, base_rate=None)

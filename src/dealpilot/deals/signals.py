@@ -11,6 +11,7 @@ from datetime import date
 from statistics import median
 
 from dealpilot.crm.models import StageHistory
+from dealpilot.crm.visibility import OPPORTUNITY_NOT_IN_BIN
 
 from .models import SignalSettings
 from .records import DECISION_ROLES, DealState
@@ -48,7 +49,7 @@ def stage_norms() -> StageNorms:
     positions: dict[str, list[int]] = defaultdict(list)
     previous = None
     position = 0
-    for opp_id, stage, changed_at, probability in (StageHistory.objects.order_by("opportunity_id", "changed_at", "id")
+    for opp_id, stage, changed_at, probability in (StageHistory.objects.filter(OPPORTUNITY_NOT_IN_BIN).order_by("opportunity_id", "changed_at", "id")
                                                    .values_list("opportunity_id", "stage", "changed_at", "probability")):
         if previous and previous[0] == opp_id:
             if previous[1] != stage:

@@ -14,6 +14,8 @@ from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 
 from dealpilot.concurrency import Conflict, etag, if_match
+from dealpilot.history.schemas import HistoryOut, history_out
+from dealpilot.recycle_bin.api import BinEntryOut, deleted_answer
 
 from . import selectors, services
 from .access import can_author
@@ -315,6 +317,18 @@ def update_module(request, module_id: int, payload: ModulePatch, response: HttpR
     except ValidationError as exc:
         raise _bad_request(exc) from None
     return _with_etag(_module(request, module_id), response)
+
+
+@router.delete("/modules/{module_id}", response={200: BinEntryOut, 404: Message})
+def delete_module(request, module_id: int):
+    """Move the module to the recycle bin: its owner, credited authors, and the authoring roles may."""
+    return deleted_answer(request.user, "content", module_id)
+
+
+@router.get("/modules/{module_id}/history", response={200: HistoryOut, 404: Message})
+def module_history(request, module_id: int):
+    """Who changed which field when, newest first."""
+    return history_out(_module(request, module_id))
 
 
 @router.post("/modules/{module_id}/events", response={201: EventOut, 400: Message, 404: Message})

@@ -10,8 +10,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from dealpilot.crm.models import MONEY, VERSION_HELP, ContactRole, Role
+from dealpilot.recycle_bin.models import SoftDeletable, alive_manager
 
 
 class ContentKind(models.TextChoices):
@@ -62,7 +64,7 @@ class ContentModuleQuerySet(models.QuerySet):
         return self.filter(status=ContentStatus.PUBLISHED)
 
 
-class ContentModule(models.Model):
+class ContentModule(SoftDeletable):
     title = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=ContentKind.choices)
     summary = models.CharField(max_length=300, blank=True, help_text="One line shown in lists and suggestions")
@@ -87,7 +89,10 @@ class ContentModule(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     version = models.PositiveIntegerField(default=1, editable=False, help_text=VERSION_HELP)
 
-    objects = ContentModuleQuerySet.as_manager()
+    objects = alive_manager(ContentModuleQuerySet)  # hides the recycle bin
+    all_objects = ContentModuleQuerySet.as_manager()
+    # The file's extracted text is derived from the file (whose name is tracked), and long.
+    history = HistoricalRecords(excluded_fields=["updated_at", "created_at", "extracted_text", "version"])
 
     class Meta:
         indexes = [models.Index(fields=["status", "kind"]), models.Index(fields=["updated_at"])]

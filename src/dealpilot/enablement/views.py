@@ -16,6 +16,8 @@ from django.views.decorators.http import require_POST
 
 from dealpilot.concurrency import StaleWrite
 from dealpilot.crm.models import Role
+from dealpilot.history.diffs import history_context
+from dealpilot.recycle_bin.services import may_delete
 from dealpilot.web.uploads import UploadLimitHandler
 
 from . import selectors, services
@@ -79,7 +81,8 @@ def module_detail(request, pk: int):
     module = _module_or_404(request.user, pk)
     services.record_event(request.user, module, EventKind.VIEW)
     page = selectors.module_page(request.user, module, opportunity_id=_int_or_none(request.GET.get("opportunity")))
-    return render(request, "enablement/module_detail.html", {"p": page, "m": module})
+    return render(request, "enablement/module_detail.html",
+                  {"p": page, "m": module, "can_delete": may_delete(request.user, "content", module), **history_context(module)})
 
 
 @csrf_exempt  # CSRF is checked in _module_form_page, after the size-limiting upload handler is in place

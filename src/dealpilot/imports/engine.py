@@ -60,6 +60,7 @@ class StepResult:
     unchanged: int = 0
     rejected: int = 0
     skipped: int = 0
+    in_recycle_bin: int = 0  # rows whose record was deleted in dealpilot: updated, and kept in the bin
     notes: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -92,6 +93,9 @@ class ImportResult:
         text = f"{self.rows_read:,} rows read, {self.rows_imported:,} imported, {self.rows_rejected:,} rejected"
         if not self.committed:
             text += " (nothing imported: --strict)"
+        binned = sum(s.in_recycle_bin for s in self.steps) if self.committed else 0
+        if binned:
+            text += f"; {binned:,} in the recycle bin (updated, but kept there: restore them in dealpilot)"
         if self.error_path:
             text += f"; rejected rows in {self.error_path}"
         return text
@@ -479,6 +483,7 @@ def _upsert(cursor, step: Step, dialect: _Dialect, result: StepResult) -> None:
     valid = cursor.fetchone()[0]
     result.created, result.updated = created, written - created
     result.unchanged = valid - written
+    result.in_recycle_bin = _count_in_recycle_bin(cursor, model, table)
 
     for rule in self_links:
         col = _quote(field_of[rule.name].column)
@@ -487,6 +492,20 @@ def _upsert(cursor, step: Step, dialect: _Dialect, result: StepResult) -> None:
             f"LEFT JOIN {table} p ON p.crm_id = s.{_quote(rule.name)} WHERE s.reject IS NULL) AS x "
             f"WHERE {table}.crm_id = x.child AND {table}.{col} IS DISTINCT FROM x.parent_pk"
         )
+
+
+def _count_in_recycle_bin(cursor, model: type[models.Model], table: str) -> int:
+    """Imported rows whose record is in dealpilot's recycle bin. The upsert finds them by CRM id like
+    any other and updates their fields, but never touches `deleted_at`: a deleted record stays
+    deleted (a re-import must not bring back what someone deleted) until it is restored or purged."""
+    if not any(f.name == "deleted_at" for f in model._meta.concrete_fields):
+        return 0
+    cursor.execute(f"SELECT 1 FROM {table} WHERE deleted_at IS NOT NULL LIMIT 1")  # indexed: free while the bin is empty
+    if cursor.fetchone() is None:
+        return 0
+    cursor.execute(f"SELECT COUNT(*) FROM {STAGE} s JOIN {table} t ON t.crm_id = s.crm_id "
+                   f"WHERE s.reject IS NULL AND t.deleted_at IS NOT NULL")
+    return cursor.fetchone()[0]
 
 
 def _infer_roles() -> None:

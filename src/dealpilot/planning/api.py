@@ -15,6 +15,8 @@ from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 
 from dealpilot.concurrency import Conflict, etag, if_match
+from dealpilot.history.schemas import HistoryOut, history_out
+from dealpilot.recycle_bin.api import BinEntryOut, deleted_answer
 
 from . import selectors, services
 from .models import AccountPlan
@@ -428,6 +430,19 @@ def patch_plan(request, account_id: int, body: PlanPatchIn, response: HttpRespon
     with services.plan_change(plan, if_match(request)):
         _run(lambda: services.update_plan(request.user, account_id, **changes))
     return _plan_out(request, account_id, response)
+
+
+@router.delete("/accounts/{account_id}/plan", response={200: BinEntryOut, 404: NotFound})
+def delete_plan(request, account_id: int):
+    """Move the account's plan (with its units, objectives and actions) to the recycle bin."""
+    plan = _plan(request, account_id)
+    return deleted_answer(request.user, "plan", plan.pk)
+
+
+@router.get("/accounts/{account_id}/plan/field-history", response={200: HistoryOut, 404: NotFound})
+def plan_field_history(request, account_id: int):
+    """Who changed which of the plan's fields when, newest first (`/plan/history` is the plan's event log)."""
+    return history_out(_plan(request, account_id))
 
 
 @router.post("/accounts/{account_id}/plan/units", response=PLAN_RESPONSES)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from dealpilot.crm.models import MONEY, VERSION_HELP, Account
+from dealpilot.recycle_bin.models import SoftDeletable, alive_manager
 
 
 class Axis(models.TextChoices):
@@ -79,8 +81,11 @@ class AccountRating(models.Model):
 
 # ---- account plans ---------------------------------------------------------------------------------
 
-class AccountPlan(models.Model):
-    """One strategic plan per account; visible and editable to whoever may see the account."""
+class AccountPlan(SoftDeletable):
+    """One strategic plan per account; visible and editable to whoever may see the account.
+
+    A deleted plan stays in the recycle bin (and still holds its account's one plan) until it is
+    restored or purged."""
 
     account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="account_plan")
     title = models.CharField(max_length=200)
@@ -96,6 +101,11 @@ class AccountPlan(models.Model):
     # the whole plan's: a change to the plan or any of its parts (units, research, objectives,
     # strategies, actions) bumps it
     version = models.PositiveIntegerField(default=1, editable=False, help_text=VERSION_HELP)
+
+    objects = alive_manager(models.QuerySet)  # hides the recycle bin
+    all_objects = models.Manager()
+    # `history` is the plan's event log (PlanEvent); the field history goes by another name
+    field_history = HistoricalRecords(excluded_fields=["updated_at", "created_at", "version"])
 
     def __str__(self) -> str:
         return self.title

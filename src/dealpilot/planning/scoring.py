@@ -198,6 +198,7 @@ def measure(metric: str, today: date, window_days: int) -> pd.Series:
     from django.db.models.functions import Coalesce
 
     from dealpilot.crm.models import Activity, Contact, Opportunity, OpportunityContactRole
+    from dealpilot.crm.visibility import ACTIVITY_NOT_IN_BIN, OPPORTUNITY_NOT_IN_BIN
 
     opps = Opportunity.objects.filter(account_id__isnull=False).annotate(acc=F("account_id")).values("acc")
     window = Q(is_won=True, close_date__gt=today - timedelta(days=window_days), close_date__lte=today)
@@ -210,15 +211,17 @@ def measure(metric: str, today: date, window_days: int) -> pd.Series:
     if metric == "open_deals":
         return _pairs(opps.filter(is_closed=False).annotate(v=Count("id")), "v")
     if metric == "contact_coverage":
-        roles = (OpportunityContactRole.objects.filter(opportunity__account_id__isnull=False, contact__has_left=False)
+        roles = (OpportunityContactRole.objects.filter(OPPORTUNITY_NOT_IN_BIN, opportunity__account_id__isnull=False,
+                                                       contact__has_left=False)
                  .annotate(acc=F("opportunity__account_id")).values("acc").annotate(v=Count("contact_id", distinct=True)))
         return _pairs(roles, "v")
     if metric == "contacts":
         return _pairs(Contact.objects.filter(account_id__isnull=False, has_left=False).annotate(acc=F("account_id"))
                       .values("acc").annotate(v=Count("id")), "v")
     # activities count for the account they name, or their deal's, or their contact's
-    activities = Activity.objects.annotate(acc=Coalesce("account_id", "opportunity__account_id", "contact__account_id")
-                                           ).filter(acc__isnull=False).values("acc")
+    activities = (Activity.objects.filter(ACTIVITY_NOT_IN_BIN)
+                  .annotate(acc=Coalesce("account_id", "opportunity__account_id", "contact__account_id"))
+                  .filter(acc__isnull=False).values("acc"))
     if metric == "days_since_activity":
         rows = list(activities.filter(activity_date__lte=today).annotate(v=Max("activity_date")).values_list("acc", "v"))
         if not rows:

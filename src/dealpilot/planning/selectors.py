@@ -28,6 +28,7 @@ from dealpilot.crm.models import (
     User,
 )
 
+from dealpilot.crm.visibility import ACTIVITY_NOT_IN_BIN, OPPORTUNITY_NOT_IN_BIN
 from .models import (
     AccountLead,
     AccountPlan,
@@ -220,7 +221,8 @@ def opportunity_units(account_id: int) -> dict[int, int | None]:
     """Which plan unit each of the account's opportunities is for: the unit of its primary
     contact, else of its first contact with a unit (None when no contact has one)."""
     found: dict[int, int | None] = {}
-    roles = (OpportunityContactRole.objects.filter(opportunity__account_id=account_id, contact__plan_unit_id__isnull=False)
+    roles = (OpportunityContactRole.objects.filter(OPPORTUNITY_NOT_IN_BIN, opportunity__account_id=account_id,
+                                                   contact__plan_unit_id__isnull=False)
              .order_by("opportunity_id", "-is_primary", "id").values_list("opportunity_id", "contact__plan_unit_id"))
     for opp_id, unit_id in roles:
         found.setdefault(opp_id, unit_id)
@@ -349,11 +351,11 @@ def people_map(account: Account, today: date | None = None) -> dict:
     ids = [c.pk for c in contacts]
     profiles = {p.contact_id: p for p in ContactProfile.objects.filter(contact_id__in=ids)}
     deal_roles: dict[int, str] = {}
-    for contact_id, role in (OpportunityContactRole.objects.filter(contact_id__in=ids)
+    for contact_id, role in (OpportunityContactRole.objects.filter(OPPORTUNITY_NOT_IN_BIN, contact_id__in=ids)
                              .order_by("contact_id", "-opportunity__created_date", "-id").values_list("contact_id", "role")):
         deal_roles.setdefault(contact_id, role)
     last: dict[int, dict] = {}
-    for contact_id, day, direction, owner in (Activity.objects.filter(contact_id__in=ids, activity_date__lte=today)
+    for contact_id, day, direction, owner in (Activity.objects.filter(ACTIVITY_NOT_IN_BIN, contact_id__in=ids, activity_date__lte=today)
                                               .order_by("contact_id", "-activity_date", "-id")
                                               .values_list("contact_id", "activity_date", "direction", "owner__full_name")):
         if contact_id not in last:
@@ -406,7 +408,7 @@ def scoring_measure_days(account_id: int, today: date) -> int | None:
     from django.db.models import Max, Q
 
     latest = Activity.objects.filter(Q(account_id=account_id) | Q(opportunity__account_id=account_id) | Q(contact__account_id=account_id),
-                                     activity_date__lte=today).aggregate(d=Max("activity_date"))["d"]
+                                     ACTIVITY_NOT_IN_BIN, activity_date__lte=today).aggregate(d=Max("activity_date"))["d"]
     return (today - latest).days if latest else None
 
 
@@ -423,7 +425,7 @@ def white_space(account: Account) -> dict:
     products = list(Product.objects.filter(is_active=True).order_by("family", "name")[:40])
     unit_of = opportunity_units(account.pk)
     computed: dict[tuple[int, int], str] = {}
-    lines = (LineItem.objects.filter(opportunity__account=account)
+    lines = (LineItem.objects.filter(OPPORTUNITY_NOT_IN_BIN, opportunity__account=account)
              .values_list("opportunity_id", "product_id", "opportunity__is_closed", "opportunity__is_won"))
     for opp_id, product_id, closed, won in lines:
         unit = unit_of.get(opp_id)

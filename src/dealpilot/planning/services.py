@@ -247,7 +247,10 @@ def create_plan(user, account_id: int, *, title: str = "", period_start: date | 
     if end < start:
         raise ValueError("the plan period ends before it starts")
     with transaction.atomic():
-        if AccountPlan.objects.filter(account=account).exists():
+        existing = AccountPlan.all_objects.filter(account=account).first()
+        if existing is not None and existing.deleted_at is not None:
+            raise ValueError("the account's plan is in the recycle bin: restore it from there (or wait until it is purged)")
+        if existing is not None:
             raise ValueError("the account has a plan already")
         plan = AccountPlan.objects.create(account=account, title=_text(title, "Title", limit=200) or f"{account.name} account plan",
                                           period_start=start, period_end=end, currency=account.currency, created_by=user)

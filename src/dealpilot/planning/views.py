@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dealpilot.concurrency import StaleWrite, parse_version
+from dealpilot.history.diffs import history_context
 from dealpilot.web.access import leader_required
 from dealpilot.web.charts import chart
 
@@ -213,6 +214,7 @@ def _plan_page(request, plan, status: int = 200):
     context = selectors.plan_detail(request.user, plan)
     context["score"] = selectors.account_score(plan.account)
     context["comments"] = selectors.plan_comments(plan)
+    context.update(history_context(plan))
     return render(request, "planning/plan.html", context, status=status)
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0002_api_tokens'),
+        ('crm', '0003_history_recycle_bin'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('enablement', '0002_knowledge_fulltext'),
+        ('enablement', '0003_history_recycle_bin'),
     ]
 
     operations = [

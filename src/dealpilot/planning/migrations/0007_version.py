@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('planning', '0005_rating_time_index'),
+        ('planning', '0006_history_recycle_bin'),
     ]
 
     operations = [

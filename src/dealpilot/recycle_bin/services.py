@@ -1,0 +1,109 @@
+"""Write paths of the recycle bin: move a record there, restore it, purge what has expired."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+
+from .registry import KINDS, BinKind
+
+
+class NotFound(LookupError):
+    """No such record among those the caller may delete (or restore): answered as 404."""
+
+
+class RestorePeriodOver(ValueError):
+    """The record has been in the bin longer than the restore period: answered as 410."""
+
+
+def retention() -> timedelta:
+    return timedelta(days=settings.RECYCLE_BIN_DAYS)
+
+
+def expires_at(deleted_at: datetime) -> datetime:
+    return deleted_at + retention()
+
+
+def days_left(deleted_at: datetime, now: datetime | None = None) -> int:
+    left = (expires_at(deleted_at) - (now or timezone.now())).total_seconds() / 86400
+    return max(0, math.ceil(left))
+
+
+def kind_of(key: str) -> BinKind:
+    try:
+        return KINDS[key]
+    except KeyError:
+        raise NotFound(f"unknown kind {key!r}; one of {', '.join(KINDS)}") from None
+
+
+def may_delete(user, kind: str, record: models.Model) -> bool:
+    """Whether the delete button is for this user (the delete itself checks again)."""
+    return kind_of(kind).manageable(user).filter(pk=record.pk).exists()
+
+
+def move_to_bin(user, kind: str, pk: int) -> models.Model:
+    """Delete a record the user may delete: it leaves every list, page and metric, and stays
+    restorable for the restore period. The save goes through the model, so the field history
+    records who deleted it and `updated_at` tells the analytics caches that the data changed."""
+    entry = kind_of(kind)
+    with transaction.atomic():
+        record = entry.manageable(user).select_for_update().filter(pk=pk, deleted_at__isnull=True).first()
+        if record is None:
+            raise NotFound(f"{entry.label} {pk} not found")
+        record.deleted_at, record.deleted_by = timezone.now(), user
+        record.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+    return record
+
+
+def restore(user, kind: str, pk: int, now: datetime | None = None) -> models.Model:
+    """Bring a record back from the bin as it was (its fields and children were never touched)."""
+    entry = kind_of(kind)
+    now = now or timezone.now()
+    with transaction.atomic():
+        record = entry.manageable(user).select_for_update().filter(pk=pk, deleted_at__isnull=False).first()
+        if record is None:
+            raise NotFound(f"{entry.label} {pk} is not in the recycle bin")
+        if expires_at(record.deleted_at) <= now:
+            raise RestorePeriodOver(
+                f"{entry.label} {pk} was deleted on {record.deleted_at:%Y-%m-%d}; the recycle bin keeps records "
+                f"{settings.RECYCLE_BIN_DAYS} days, so it can no longer be restored")
+        record.deleted_at, record.deleted_by = None, None
+        record.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+    return record
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    counts: dict[str, int]  # records of each kind deleted for good (or that would be, on a dry run)
+    dry_run: bool
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def purge_expired(*, dry_run: bool = False, now: datetime | None = None) -> PurgeResult:
+    """Delete for good every record whose restore period is over (with its children, by the
+    foreign keys' cascades), in one transaction; uploaded content files are removed once it commits."""
+    cutoff = (now or timezone.now()) - retention()
+    counts, files = {}, []
+    with transaction.atomic():
+        for key, entry in KINDS.items():
+            expired = entry.all_records().filter(deleted_at__lte=cutoff)
+            counts[key] = expired.count()
+            if dry_run or not counts[key]:
+                continue
+            if key == "content":
+                files += [name for name in expired.exclude(file="").values_list("file", flat=True)]
+            expired.delete()
+    if files:
+        from django.core.files.storage import default_storage
+
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
+    return PurgeResult(counts=counts, dry_run=dry_run)
+
