@@ -1,6 +1,7 @@
 """The JSON API: one NinjaAPI, each domain app contributes a router."""
 
 from ninja import NinjaAPI
+from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer, django_auth
 
 from dealpilot.cadence.api import router as cadence_router
@@ -19,14 +20,17 @@ class ApiTokenAuth(HttpBearer):
         from dealpilot.crm.services import user_for_api_token
 
         user = user_for_api_token(token)
-        if user is not None:
-            request.user = user  # handlers read request.user, as with a session
+        if user is None:
+            # A request that presents a token is judged by it: a clear 401, not the session's CSRF refusal.
+            raise AuthenticationError()
+        request.user = user  # handlers read request.user, as with a session
         return user
 
 
-# A session (the browser; CSRF enforced on unsafe methods) or a personal API token (scripts; no cookie,
-# so no CSRF to forge).
-api = NinjaAPI(title="dealpilot API", version="1", auth=[django_auth, ApiTokenAuth()])
+# A personal API token (scripts; no cookie, so no CSRF to forge) or a session (the browser; CSRF enforced
+# on unsafe methods). The token goes first: ninja's session auth refuses an unsafe request without a CSRF
+# token outright (403), so behind it a script's token never got a say on a write.
+api = NinjaAPI(title="dealpilot API", version="1", auth=[ApiTokenAuth(), django_auth])
 
 
 @api.get("/health", auth=None, tags=["system"])
