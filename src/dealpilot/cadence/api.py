@@ -31,7 +31,7 @@ def _bad(e: CadenceError):
 # ---- schemas -------------------------------------------------------------------------------------
 
 
-class PersonOut(Schema):
+class UserRefOut(Schema):
     id: int
     name: str
 
@@ -47,6 +47,12 @@ class TeamOut(Schema):
     editable: bool
 
 
+# A meeting's start is a wall-clock time in its time zone, without an offset: RFC 3339's partial-time.
+# Pydantic would declare "format: time", which demands an offset, so the schema says what is really sent.
+WALL_TIME = {"format": "partial-time", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$",
+             "description": "HH:MM[:SS] in the meeting's time zone"}
+
+
 class MeetingOut(Schema):
     id: int
     kind: str
@@ -56,13 +62,13 @@ class MeetingOut(Schema):
     weekday: int
     week_of_month: int | None
     day_of_month: int | None
-    start_time: time
+    start_time: time = Field(..., json_schema_extra=WALL_TIME)
     duration_minutes: int
     time_zone: str
     starts_on: date
     ends_on: date | None
     is_active: bool
-    attendees: list[PersonOut]
+    attendees: list[UserRefOut]
     reviewed_account_ids: list[int]
     reviewed_opportunity_ids: list[int]
 
@@ -102,7 +108,7 @@ class MeetingIn(Schema):
     title: str = Field(..., max_length=200)
     frequency: Literal[tuple(Frequency.values)]  # type: ignore[valid-type]
     weekday: int = Field(..., ge=0, le=6, description="0 Monday .. 6 Sunday")
-    start_time: time
+    start_time: time = Field(..., json_schema_extra=WALL_TIME)
     duration_minutes: int = Field(60, ge=5, le=1440)
     starts_on: date
     ends_on: date | None = None
@@ -217,8 +223,8 @@ class CoachingIn(Schema):
 
 class CoachingOut(Schema):
     id: int
-    rep: PersonOut
-    manager: PersonOut | None
+    rep: UserRefOut
+    manager: UserRefOut | None
     held_on: date
     topic: str
     opportunity_id: int | None
@@ -228,7 +234,7 @@ class CoachingOut(Schema):
 
 
 class CoachingMonthOut(Schema):
-    rep: PersonOut
+    rep: UserRefOut
     month: date
     minutes: int
     target: int
@@ -236,7 +242,7 @@ class CoachingMonthOut(Schema):
 
 
 class AttentionOut(Schema):
-    rep: PersonOut
+    rep: UserRefOut
     reasons: list[str]
     verdict: str | None
     sentence: str

@@ -107,7 +107,7 @@ class RulesOut(Schema):
     yaml: str
 
 
-class ModelOut(Schema):
+class WinModelOut(Schema):
     active: bool
     run_id: int | None
     status: str
@@ -220,7 +220,7 @@ def _model_out(run) -> dict:
             "metrics": run.metrics, "message": run.message}
 
 
-@router.get("/model", response=ModelOut)
+@router.get("/model", response=WinModelOut)
 def model(request):
     """The active win model and its held-out evaluation."""
     if request.user.role == "enablement" and not request.user.sees_everything:

@@ -175,13 +175,13 @@ def get_account_score(request, account_id: int):
     return selectors.account_score(_account(request, account_id))
 
 
-class RatingIn(Schema):
+class AccountRatingIn(Schema):
     level: str = Field(description="One of the element's levels; empty removes the rating")
     note: str = ""
 
 
 @router.put("/accounts/{account_id}/ratings/{element_key}", response={200: AccountScoreOut, 400: Problem, 404: NotFound})
-def put_rating(request, account_id: int, element_key: str, body: RatingIn):
+def put_rating(request, account_id: int, element_key: str, body: AccountRatingIn):
     account = _account(request, account_id)
     try:
         services.rate_account(request.user, account.pk, element_key, body.level, body.note)
@@ -697,7 +697,7 @@ class CommentIn(Schema):
     text: str
 
 
-class EventOut(Schema):
+class PlanEventOut(Schema):
     summary: str
     at: datetime
     actor_id: int | None
@@ -714,6 +714,6 @@ def post_comment(request, account_id: int, body: CommentIn):
     return Status(201, _run(lambda: services.add_comment(request.user, account_id, body.text)))
 
 
-@router.get("/accounts/{account_id}/plan/history", response={200: list[EventOut], 404: NotFound})
+@router.get("/accounts/{account_id}/plan/history", response={200: list[PlanEventOut], 404: NotFound})
 def list_history(request, account_id: int):
     return list(_plan(request, account_id).history.all()[:500])
