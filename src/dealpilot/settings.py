@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "dealpilot.middleware.RefuseNulCharacters",  # the API's text never holds NUL (PostgreSQL cannot store it)
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into its answer
 ]
 

@@ -11,6 +11,8 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
+from dealpilot.api_types import RecordId
+
 from . import access, selectors, services
 from .agenda import build_agenda
 from .models import CHECKLIST_KEYS, CoachingTopic, DealNote, Frequency, MeetingType
@@ -116,9 +118,9 @@ class MeetingIn(Schema):
     interval_weeks: int = Field(1, ge=1, le=52)
     week_of_month: int | None = Field(None, description="1-4, or -1 for the last (monthly/quarterly)")
     day_of_month: int | None = Field(None, ge=1, le=28)
-    attendee_ids: list[int] = []
-    account_ids: list[int] = []
-    opportunity_ids: list[int] = []
+    attendee_ids: list[RecordId] = []
+    account_ids: list[RecordId] = []
+    opportunity_ids: list[RecordId] = []
 
     def to_input(self) -> MeetingInput:
         d = self.dict()

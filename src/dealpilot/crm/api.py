@@ -8,7 +8,9 @@ from typing import Literal
 
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
+
+from dealpilot.pagination import Pages as PageNumberPagination  # the page number bounded
 
 from . import selectors
 from .models import Account, Activity, Contact, Opportunity

@@ -12,7 +12,9 @@ from typing import Literal
 from django.db import transaction
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
+
+from dealpilot.pagination import Pages as PageNumberPagination  # the page number bounded
 
 from dealpilot.web.access import can_run_imports
 

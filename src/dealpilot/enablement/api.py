@@ -10,7 +10,10 @@ from typing import Literal
 from django.core.exceptions import ValidationError
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
+
+from dealpilot.api_types import RecordId
+from dealpilot.pagination import Pages as PageNumberPagination  # the page number bounded
 
 from . import selectors, services
 from .access import can_author
@@ -101,7 +104,7 @@ class ModuleIn(Schema):
     language: str = Field("en", max_length=10)
     review_date: date | None = None
     tags: TagsIn = TagsIn()
-    author_ids: list[int] | None = None
+    author_ids: list[RecordId] | None = None
 
 
 class ModulePatch(Schema):
@@ -116,7 +119,7 @@ class ModulePatch(Schema):
     language: str | None = Field(None, max_length=10)
     review_date: date | None = None
     tags: TagsIn | None = None
-    author_ids: list[int] | None = None
+    author_ids: list[RecordId] | None = None
 
 
 class LibraryFilters(Schema):
@@ -231,7 +234,7 @@ class KnowledgeIn(Schema):
     title: str = Field(..., max_length=200)
     body: str
     opportunity_id: int | None = None
-    author_ids: list[int] | None = None
+    author_ids: list[RecordId] | None = None
 
 
 class KnowledgeOut(Schema):
