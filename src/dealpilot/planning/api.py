@@ -11,7 +11,10 @@ from typing import Literal
 
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
+
+from dealpilot.api_types import Money
+from dealpilot.pagination import Pages as PageNumberPagination  # the page number bounded
 
 from . import selectors, services
 from .models import AccountPlan
@@ -352,7 +355,7 @@ class PlanPatchIn(Schema):
     period_start: date | None = None
     period_end: date | None = None
     review_date: date | None = None
-    pipeline_goal: Decimal | None = None
+    pipeline_goal: Money | None = None
     summary: str | None = None
 
 
@@ -378,7 +381,7 @@ class ObjectiveIn(Schema):
     kind: Literal["revenue", "business_development", "account"]
     title: str
     unit_id: int | None = None
-    target_amount: Decimal | None = None
+    target_amount: Money | None = None
 
 
 class StrategyIn(Schema):
@@ -634,7 +637,7 @@ class LeadIn(Schema):
 
 
 class ConvertIn(Schema):
-    amount: Decimal | None = None
+    amount: Money | None = None
     close_date: date | None = None
     stage: str = "Prospecting"
 
