@@ -6,13 +6,14 @@ ones, as a rep, a manager, a leader and an enablement author, each with a real p
 Path ids are sometimes swapped for ids that exist (and that the caller may or may not see), so the
 handlers behind the 404 are reached too.
 
-Checks: no 5xx; a response the schema describes has that shape; every 4xx carries a JSON body with
-a human message. Bounded and reproducible for CI: a fixed number of examples per operation,
+Checks: no 5xx; every status is one the schema declares, and a response it describes has that shape;
+every 4xx carries a JSON body with a human message. Bounded and reproducible for CI: a fixed number of examples per operation,
 derandomized, no deadline.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections import defaultdict
 from datetime import date, timedelta
@@ -26,7 +27,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
 from dealpilot.api import api
 from dealpilot.cadence import models as cadence
@@ -105,7 +106,7 @@ def clear_4xx(ctx, response, case):
     raise AssertionError(f"{response.status_code} without a message: {body!r}")
 
 
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance, clear_4xx]
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance, clear_4xx]
 
 
 @pytest.fixture
@@ -171,3 +172,18 @@ def test_every_schema_name_in_the_api_is_unique():
     shared = {name: sorted(where) for name, where in by_name.items() if len(where) > 1}
     # NotFound is the same {"detail": str} in each app, so sharing its name is harmless.
     assert set(shared) <= {"NotFound"}, shared
+
+
+def test_every_operation_declares_its_refusals():
+    """422 (ninja's field errors), 401 and 404 were answered but not declared: clients generated from the
+    schema did not know them."""
+    schema = json.loads(json.dumps(api.get_openapi_schema(path_prefix="/api/")))  # as served: string status keys
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            declared = set(operation["responses"])
+            assert "400" in declared, (method, path)
+            if operation.get("security"):
+                assert {"401", "404"} <= declared, (method, path)
+            if operation.get("parameters") or operation.get("requestBody"):
+                assert "422" in declared, (method, path)
+    assert set(schema["paths"]["/api/health"]["get"]["responses"]) == {"200", "400"}  # no login, no input
