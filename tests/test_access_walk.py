@@ -311,7 +311,7 @@ def _minimal(schema: dict, components: dict):
         return True
     if schema.get("format") == "date":
         return timezone.localdate().isoformat()
-    if schema.get("format") == "time":
+    if schema.get("format") in ("time", "partial-time"):
         return "09:00:00"
     if schema.get("format") == "date-time":
         return timezone.now().isoformat()

@@ -93,6 +93,28 @@ def test_tokens_that_are_wrong_revoked_or_of_inactive_users_are_refused(org):
     assert script.get("/api/crm/opportunities", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 401
 
 
+def test_a_token_writes_without_csrf_and_a_bad_token_on_a_write_is_a_401(org):
+    # The test client skips CSRF unless asked: a real script's request is checked like this one.
+    script = Client(enforce_csrf_checks=True)
+    _, raw = create_api_token(org.rep_emea, "ci")
+    account = org.accounts["rep_emea"]
+    created = script.post(f"/api/planning/accounts/{account.pk}/plan", {"title": "From a script"}, content_type="application/json",
+                          HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert created.status_code == 201, created.content
+    assert created.json()["title"] == "From a script"
+    refused = script.post(f"/api/planning/accounts/{account.pk}/plan/comments", {"text": "hi"}, content_type="application/json",
+                          HTTP_AUTHORIZATION="Bearer dp_not-a-token")
+    assert refused.status_code == 401 and refused.json()["detail"]
+
+
+def test_a_session_write_still_needs_the_csrf_token(org):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(org.rep_emea)
+    account = org.accounts["rep_emea"]
+    response = browser.post(f"/api/planning/accounts/{account.pk}/plan", {}, content_type="application/json")
+    assert response.status_code == 403
+
+
 def test_people_revoke_only_their_own_tokens(org, client):
     theirs, raw = create_api_token(org.rep_amer, "theirs")
     client.force_login(org.rep_emea)

@@ -1,6 +1,7 @@
 """The JSON API: one NinjaAPI, each domain app contributes a router."""
 
 from ninja import NinjaAPI
+from ninja.errors import AuthenticationError
 from ninja.security import HttpBearer, django_auth
 
 from dealpilot.cadence.api import router as cadence_router
@@ -21,14 +22,49 @@ class ApiTokenAuth(HttpBearer):
         from dealpilot.crm.services import user_for_api_token
 
         user = user_for_api_token(token)
-        if user is not None:
-            request.user = user  # handlers read request.user, as with a session
+        if user is None:
+            # A request that presents a token is judged by it: a clear 401, not the session's CSRF refusal.
+            raise AuthenticationError()
+        request.user = user  # handlers read request.user, as with a session
         return user
 
 
-# A session (the browser; CSRF enforced on unsafe methods) or a personal API token (scripts; no cookie,
-# so no CSRF to forge).
-api = NinjaAPI(title="dealpilot API", version="1", auth=[django_auth, ApiTokenAuth()])
+_ERROR = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+_FIELD_ERRORS = {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "array", "items": {
+    "type": "object", "required": ["loc", "msg", "type"],
+    "properties": {"loc": {"type": "array"}, "msg": {"type": "string"}, "type": {"type": "string"}}}}}}
+
+
+def _declare(responses: dict, status: str, description: str, body: dict) -> None:
+    if status not in {str(code) for code in responses}:  # ninja's own keys are ints
+        responses[status] = {"description": description, "content": {"application/json": {"schema": body}}}
+
+
+class DealpilotAPI(NinjaAPI):
+    """The answers every operation may give, declared once in the OpenAPI schema instead of on each route:
+    ninja declares only what a route lists, yet answers 422 to input that does not match the schema and 401
+    without a login; a 404 is the answer for an id that does not exist, or a record or route not for the caller."""
+
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                # a body that is not JSON, a NUL character (dealpilot.middleware), a value the operation refuses
+                _declare(responses, "400", "Bad input, with the reason", _ERROR)
+                if operation.get("security"):
+                    _declare(responses, "401", "No session and no valid personal API token", _ERROR)
+                    # what the caller may not see or use answers exactly like what does not exist (docs/security.md)
+                    _declare(responses, "404", "No such record, or not one for the caller or their role", _ERROR)
+                if operation.get("parameters") or operation.get("requestBody"):
+                    _declare(responses, "422", "Input that does not match the schema: one error per field", _FIELD_ERRORS)
+        return schema
+
+
+# A personal API token (scripts; no cookie, so no CSRF to forge) or a session (the browser; CSRF enforced
+# on unsafe methods). The token goes first: ninja's session auth refuses an unsafe request without a CSRF
+# token outright (403), so behind it a script's token never got a say on a write.
+api = DealpilotAPI(title="dealpilot API", version="1", auth=[ApiTokenAuth(), django_auth])
 
 
 @api.get("/health", auth=None, tags=["system"])

@@ -11,6 +11,8 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
+from dealpilot.api_types import RecordId
+
 from . import access, selectors, services
 from .agenda import build_agenda
 from .models import CHECKLIST_KEYS, CoachingTopic, DealNote, Frequency, MeetingType
@@ -31,7 +33,7 @@ def _bad(e: CadenceError):
 # ---- schemas -------------------------------------------------------------------------------------
 
 
-class PersonOut(Schema):
+class UserRefOut(Schema):
     id: int
     name: str
 
@@ -47,6 +49,12 @@ class TeamOut(Schema):
     editable: bool
 
 
+# A meeting's start is a wall-clock time in its time zone, without an offset: RFC 3339's partial-time.
+# Pydantic would declare "format: time", which demands an offset, so the schema says what is really sent.
+WALL_TIME = {"format": "partial-time", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$",
+             "description": "HH:MM[:SS] in the meeting's time zone"}
+
+
 class MeetingOut(Schema):
     id: int
     kind: str
@@ -56,13 +64,13 @@ class MeetingOut(Schema):
     weekday: int
     week_of_month: int | None
     day_of_month: int | None
-    start_time: time
+    start_time: time = Field(..., json_schema_extra=WALL_TIME)
     duration_minutes: int
     time_zone: str
     starts_on: date
     ends_on: date | None
     is_active: bool
-    attendees: list[PersonOut]
+    attendees: list[UserRefOut]
     reviewed_account_ids: list[int]
     reviewed_opportunity_ids: list[int]
 
@@ -102,7 +110,7 @@ class MeetingIn(Schema):
     title: str = Field(..., max_length=200)
     frequency: Literal[tuple(Frequency.values)]  # type: ignore[valid-type]
     weekday: int = Field(..., ge=0, le=6, description="0 Monday .. 6 Sunday")
-    start_time: time
+    start_time: time = Field(..., json_schema_extra=WALL_TIME)
     duration_minutes: int = Field(60, ge=5, le=1440)
     starts_on: date
     ends_on: date | None = None
@@ -110,9 +118,9 @@ class MeetingIn(Schema):
     interval_weeks: int = Field(1, ge=1, le=52)
     week_of_month: int | None = Field(None, description="1-4, or -1 for the last (monthly/quarterly)")
     day_of_month: int | None = Field(None, ge=1, le=28)
-    attendee_ids: list[int] = []
-    account_ids: list[int] = []
-    opportunity_ids: list[int] = []
+    attendee_ids: list[RecordId] = []
+    account_ids: list[RecordId] = []
+    opportunity_ids: list[RecordId] = []
 
     def to_input(self) -> MeetingInput:
         d = self.dict()
@@ -217,8 +225,8 @@ class CoachingIn(Schema):
 
 class CoachingOut(Schema):
     id: int
-    rep: PersonOut
-    manager: PersonOut | None
+    rep: UserRefOut
+    manager: UserRefOut | None
     held_on: date
     topic: str
     opportunity_id: int | None
@@ -228,7 +236,7 @@ class CoachingOut(Schema):
 
 
 class CoachingMonthOut(Schema):
-    rep: PersonOut
+    rep: UserRefOut
     month: date
     minutes: int
     target: int
@@ -236,7 +244,7 @@ class CoachingMonthOut(Schema):
 
 
 class AttentionOut(Schema):
-    rep: PersonOut
+    rep: UserRefOut
     reasons: list[str]
     verdict: str | None
     sentence: str

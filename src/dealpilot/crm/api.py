@@ -9,11 +9,12 @@ from typing import Literal
 from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ConfigDict
 
 from dealpilot.concurrency import Conflict, etag, if_match
 from dealpilot.history.schemas import HistoryOut, history_out
+from dealpilot.pagination import Pages as PageNumberPagination  # the page number bounded
 from dealpilot.recycle_bin.api import BinEntryOut, deleted_answer
 
 from . import selectors, services

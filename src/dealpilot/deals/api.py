@@ -12,7 +12,10 @@ from typing import Literal
 from django.db import transaction
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
+
+from dealpilot.api_types import Money
+from dealpilot.pagination import Pages as PageNumberPagination  # the page number bounded
 
 from dealpilot.web.access import can_run_imports
 
@@ -107,7 +110,7 @@ class RulesOut(Schema):
     yaml: str
 
 
-class ModelOut(Schema):
+class WinModelOut(Schema):
     active: bool
     run_id: int | None
     status: str
@@ -220,7 +223,7 @@ def _model_out(run) -> dict:
             "metrics": run.metrics, "message": run.message}
 
 
-@router.get("/model", response=ModelOut)
+@router.get("/model", response=WinModelOut)
 def model(request):
     """The active win model and its held-out evaluation."""
     if request.user.role == "enablement" and not request.user.sees_everything:
@@ -370,7 +373,7 @@ def review_call_plan(request, plan_id: int, payload: CallReviewIn):
 
 
 class BusinessCaseIn(Schema):
-    investment: Decimal = Field(ge=0, max_digits=18, decimal_places=2)
+    investment: Money
     period: Literal["month", "quarter", "year"]
     benefits: list[Decimal] = Field(min_length=1, max_length=120, description="Net benefit of each period, in order")
     risk_share: Decimal = Field(Decimal(0), ge=0, le=100, description="Share of our fees at risk, %")

@@ -22,6 +22,9 @@ SETTING_FIELDS = ("gatekeeper_followups", "no_activity_days", "stage_age_factor"
 DEAL_FIELDS = ("source",)  # deal fields a rule may test as `deal:<field>`
 
 
+SETTING_MAX = 1_000_000  # every setting is a count, days or a factor; the columns hold 32-bit integers
+
+
 class ConfigError(ValueError):
     """A configuration document that cannot be loaded; the message says where and why."""
 
@@ -47,6 +50,14 @@ def _answer_text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+def _list(value: Any, where: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: must be a list")
+    return value
+
+
 def parse_config(text: str) -> dict:
     """Validate a YAML document; returns {"questions": [...], "rules": [...], "settings": {...}}."""
     try:
@@ -55,11 +66,11 @@ def parse_config(text: str) -> dict:
         raise ConfigError(f"not valid YAML: {exc}") from None
     if not isinstance(doc, dict):
         raise ConfigError("the document must be a mapping with questions, rules and settings")
-    unknown = set(doc) - {"questions", "rules", "settings"}
+    unknown = {str(k) for k in doc} - {"questions", "rules", "settings"}  # YAML keys may be null or numbers
     if unknown:
         raise ConfigError(f"unknown sections: {', '.join(sorted(unknown))}")
     questions, keys = [], set()
-    for i, q in enumerate(doc.get("questions") or []):
+    for i, q in enumerate(_list(doc.get("questions"), "questions")):
         where = f"questions[{i}]"
         if not isinstance(q, dict):
             raise ConfigError(f"{where}: must be a mapping")
@@ -72,7 +83,7 @@ def parse_config(text: str) -> dict:
         kind = q.get("kind", AnswerKind.YES_NO)
         if kind not in AnswerKind.values:
             raise ConfigError(f"{where}.kind: one of {', '.join(AnswerKind.values)}")
-        choices = [_answer_text(c) for c in q.get("choices") or []]
+        choices = [_answer_text(c) for c in _list(q.get("choices"), f"{where}.choices")]
         if kind == AnswerKind.CHOICE and len(choices) < 2:
             raise ConfigError(f"{where}.choices: a choice question needs two or more choices")
         stages = q.get("stages") or []
@@ -83,7 +94,7 @@ def parse_config(text: str) -> dict:
                           "kind": kind, "choices": choices if kind == AnswerKind.CHOICE else [],
                           "stages": [str(s) for s in stages], "order": i})
     rules, rule_keys = [], set()
-    for i, r in enumerate(doc.get("rules") or []):
+    for i, r in enumerate(_list(doc.get("rules"), "rules")):
         where = f"rules[{i}]"
         if not isinstance(r, dict):
             raise ConfigError(f"{where}: must be a mapping")
@@ -121,10 +132,12 @@ def parse_config(text: str) -> dict:
             raise ConfigError(f"settings.{name}: unknown (known: {', '.join(SETTING_FIELDS)})")
         try:
             number = float(value) if name == "stage_age_factor" else int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # int(.inf) overflows
             raise ConfigError(f"settings.{name}: a number") from None
         if number < 0 or (name == "stage_age_factor" and not math.isfinite(number)):
             raise ConfigError(f"settings.{name}: must not be negative")
+        if number > SETTING_MAX:
+            raise ConfigError(f"settings.{name}: at most {SETTING_MAX:,}")
         settings[name] = number
     return {"questions": questions, "rules": rules, "settings": settings}
 

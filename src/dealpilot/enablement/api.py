@@ -11,7 +11,10 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
+
+from dealpilot.api_types import RecordId
+from dealpilot.pagination import Pages as PageNumberPagination  # the page number bounded
 
 from dealpilot.concurrency import Conflict, etag, if_match
 from dealpilot.history.schemas import HistoryOut, history_out
@@ -107,7 +110,7 @@ class ModuleIn(Schema):
     language: str = Field("en", max_length=10)
     review_date: date | None = None
     tags: TagsIn = TagsIn()
-    author_ids: list[int] | None = None
+    author_ids: list[RecordId] | None = None
 
 
 class ModulePatch(Schema):
@@ -122,7 +125,7 @@ class ModulePatch(Schema):
     language: str | None = Field(None, max_length=10)
     review_date: date | None = None
     tags: TagsIn | None = None
-    author_ids: list[int] | None = None
+    author_ids: list[RecordId] | None = None
 
 
 class LibraryFilters(Schema):
@@ -237,7 +240,7 @@ class KnowledgeIn(Schema):
     title: str = Field(..., max_length=200)
     body: str
     opportunity_id: int | None = None
-    author_ids: list[int] | None = None
+    author_ids: list[RecordId] | None = None
 
 
 class KnowledgeOut(Schema):

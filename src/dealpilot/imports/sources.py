@@ -130,7 +130,10 @@ class ExportSource:
         """(header, rows) of one CSV file; each row is padded/truncated to the header's width."""
         encoding = encoding or self.detect_encoding(name)
         with self.open_binary(name) as raw:
-            text = io.TextIOWrapper(io.BufferedReader(ByteCounter(raw, on_read), CHUNK), encoding=encoding, newline="")
+            # A byte the encoding cannot read becomes U+FFFD in its cell instead of stopping the import: a file
+            # with a UTF-8 BOM (trusted, not re-read) or a mapping's declared encoding may still hold such bytes.
+            text = io.TextIOWrapper(io.BufferedReader(ByteCounter(raw, on_read), CHUNK), encoding=encoding, errors="replace",
+                                    newline="")
             sample = text.read(64 * 1024)
             dialect = _sniff(sample)
             stream = _chain(sample, text)

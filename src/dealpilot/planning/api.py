@@ -12,7 +12,10 @@ from typing import Literal
 from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
+
+from dealpilot.api_types import Money
+from dealpilot.pagination import Pages as PageNumberPagination  # the page number bounded
 
 from dealpilot.concurrency import Conflict, etag, if_match
 from dealpilot.history.schemas import HistoryOut, history_out
@@ -359,7 +362,7 @@ class PlanPatchIn(Schema):
     period_start: date | None = None
     period_end: date | None = None
     review_date: date | None = None
-    pipeline_goal: Decimal | None = None
+    pipeline_goal: Money | None = None
     summary: str | None = None
 
 
@@ -385,7 +388,7 @@ class ObjectiveIn(Schema):
     kind: Literal["revenue", "business_development", "account"]
     title: str
     unit_id: int | None = None
-    target_amount: Decimal | None = None
+    target_amount: Money | None = None
 
 
 class StrategyIn(Schema):
@@ -669,7 +672,7 @@ class LeadIn(Schema):
 
 
 class ConvertIn(Schema):
-    amount: Decimal | None = None
+    amount: Money | None = None
     close_date: date | None = None
     stage: str = "Prospecting"
 

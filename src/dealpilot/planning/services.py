@@ -271,6 +271,8 @@ def update_plan(user, account_id: int, **changes) -> AccountPlan:
             value = _text(value, "Title", required=True, limit=200)
         elif name == "summary":
             value = _text(value, "Summary")
+        elif name in ("period_start", "period_end") and value is None:
+            raise ValueError("the plan period needs a start and an end")  # null in a PATCH must not erase one
         elif name == "pipeline_goal" and value is not None:
             value = Decimal(str(value))
             if value < 0:
