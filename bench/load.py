@@ -31,7 +31,8 @@ For each database (--engine sqlite, postgres or both), in this order:
    (each virtual user's first requests go through every kind once, so a short run has them all).
 6. Goal: an open loop at a fixed arrival rate (--rate, 100 requests/s) of opportunity pages (the
    people and their deals in turn) for --seconds; latency is measured from the moment a request
-   was due, so a server that falls behind shows it (no coordinated omission).
+   was due, so a server that falls behind shows it (no coordinated omission). --also-rates 25,50
+   adds open loops at lower rates: where the p99 goal does hold on this machine.
 
 Every answer must have the status its request expects (200; 201 for a comment); anything else, or
 a connection error or a timeout, is an error: the run prints which and exits with status 1. The
@@ -506,6 +507,8 @@ async def run_load(base: str, prepared: dict, args, server: Server) -> list[Phas
             ("ceiling", lambda: closed_loop("ceiling", session, base, people, question, args.users, args.seconds, server, only="health")),
             ("mix", lambda: closed_loop("mix", session, base, people, question, args.users, args.seconds, server)),
             ("goal", lambda: open_loop("goal", session, base, people, question, args.rate, args.seconds, server)),
+            *((f"open loop at {r:g}/s", lambda r=r: open_loop(f"open loop at {r:g}/s", session, base, people, question, r,
+                                                               args.seconds, server)) for r in args.also_rates),
         ):
             phase = await make()
             log(f"  {name}: {len(phase.samples)} requests in {phase.seconds:.1f} s")
@@ -582,8 +585,12 @@ def table(result: EngineResult) -> list[str]:
     lines = ["| phase | request | count | req/s | p50 ms | p95 ms | p99 ms | errors | p50 / health p50 |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     titles = {"ceiling": "ceiling", "mix": "mix, closed loop", "goal": "open loop, fixed rate"}
-    for name in ("ceiling", "mix", "goal"):
-        for r in rows_of(result.phase(name)):
+    for phase in result.phases:
+        if phase.name == "warm-up":
+            continue
+        for r in rows_of(phase):
+            name = phase.name
+            titles.setdefault(name, name)
             label = "all of the mix" if r.kind == "all" else KINDS[r.kind][0]
             ratio = f"{r.p50 / ceiling.p50:.1f}x" if ceiling.p50 > 0 else ""
             lines.append(f"| {titles[name]} | {label} | {r.count:,} | {r.rate:,.1f} | {r.p50:.1f} | {r.p95:.1f} | {r.p99:.1f} | "
@@ -596,12 +603,13 @@ def summary(result: EngineResult, args) -> list[str]:
     c_rate = len(ceiling.samples) / ceiling.seconds
     m_rate = len(mix.samples) / mix.seconds
     g = rows_of(goal)[0]
-    met = g.p99 < GOAL_P99_MS and g.errors == 0 and g.rate >= 0.95 * args.rate
+    met = g.p99 < GOAL_P99_MS and g.errors == 0  # latency counts from when each request was due: falling behind shows
     out = [
         f"- **mix throughput**: {m_rate:,.1f} requests/s = {m_rate / c_rate:.1%} of the health endpoint's {c_rate:,.0f}/s "
         f"at the same concurrency.",
         f"- **goal** (opportunity page p99 < {GOAL_P99_MS:.0f} ms at {args.rate:g} requests/s): "
-        f"{'met' if met else 'NOT met'} (p99 {g.p99:.1f} ms, {g.rate:.1f} requests/s answered, {g.errors} errors).",
+        f"{'met' if met else 'NOT met'} (p99 {g.p99:.1f} ms; {g.count:,} requests sent on time, all answered after "
+        f"{goal.seconds:.1f} s, {g.errors} errors).",
         f"- **CPU** (cores busy on average during each phase, of the machine's {os.cpu_count()}): "
         + "; ".join(f"{p.name}: server {p.server_cpu / p.seconds:.2f}, load generator {p.client_cpu / p.seconds:.2f} "
                     f"({p.client_cpu / max(len(p.samples), 1) * 1000:.2f} ms a request)" for p in (ceiling, mix, goal)) + ".",
@@ -609,6 +617,12 @@ def summary(result: EngineResult, args) -> list[str]:
         f"{result.counts['people']} people logged in; server: `dealpilot serve --workers {result.workers}` "
         f"(gunicorn gthread, 4 threads a worker, plus the task worker), {result.version}.",
     ]
+    for p in result.phases:
+        if p.name.startswith("open loop at"):
+            r = rows_of(p)[0]
+            ok = r.p99 < GOAL_P99_MS and r.errors == 0
+            out.append(f"- **at {p.target_rate:g} requests/s**: p99 {r.p99:.1f} ms ({'under' if ok else 'NOT under'} "
+                       f"{GOAL_P99_MS:.0f} ms; all answered after {p.seconds:.1f} s, {r.errors} errors).")
     errors = result.errors()
     if errors:
         out.append("- **errors**: " + "; ".join(f"{k} ({v}x)" for k, v in sorted(errors.items(), key=lambda kv: -kv[1])[:10]))
@@ -765,6 +779,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="length of each measured phase")
     parser.add_argument("--warmup", type=float, default=5, help="unmeasured mix before the phases")
     parser.add_argument("--rate", type=float, default=100, help="opportunity pages a second in the open loop")
+    parser.add_argument("--also-rates", type=lambda text: [float(x) for x in text.split(",") if x], default=[],
+                        help="more open loops of opportunity pages after the goal, at these rates (e.g. 25,50)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (dealpilot serve --workers)")
     parser.add_argument("--scale", type=float, default=1, help="size of the demo organisation (1 = as `dealpilot demo` makes it)")
     parser.add_argument("--people", type=int, default=1000, help="at most this many of the demo people log in (all by default)")
