@@ -592,7 +592,8 @@ def table(result: EngineResult) -> list[str]:
             name = phase.name
             titles.setdefault(name, name)
             label = "all of the mix" if r.kind == "all" else KINDS[r.kind][0]
-            ratio = f"{r.p50 / ceiling.p50:.1f}x" if ceiling.p50 > 0 else ""
+            # against the health endpoint at the same concurrency (closed loops only; an open loop's latency is another measure)
+            ratio = f"{r.p50 / ceiling.p50:.1f}x" if ceiling.p50 > 0 and phase.target_rate is None else ""
             lines.append(f"| {titles[name]} | {label} | {r.count:,} | {r.rate:,.1f} | {r.p50:.1f} | {r.p95:.1f} | {r.p99:.1f} | "
                          f"{r.errors} | {ratio} |")
     return lines
