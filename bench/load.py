@@ -748,16 +748,30 @@ def section(result: EngineResult, args, command: str, load: tuple[float, float])
 
 INTRO = """## Under load (bench/load.py)
 
-`bench/load.py` (see its docstring) starts the server the production way (`dealpilot serve`:
-gunicorn with gthread workers, `DEALPILOT_PRODUCTION=1`, DEBUG off, WhiteNoise) on the demo
-organisation, logs every demo person in through the login form, and drives it from one asyncio
-process (aiohttp, keep-alive connections) on the loopback: the health endpoint at full
-concurrency (the ceiling: no database, no session, no template), then a closed-loop mix of 50
-virtual users with no think time (opportunity page, team dashboard, API reads, API writes), then
-an open loop of 100 opportunity pages a second (the goal: p99 under 100 ms). **The machine has
-two cores, and the load generator runs on them too**: the CPU line under each table says how
-much of them each side used, and the honest comparison is the ratio to the health endpoint
-measured in the same run, not the absolute figures."""
+`bench/load.py` (see its docstring) starts the server the production way, `dealpilot serve --workers 2`:
+gunicorn with two gthread workers of four threads each (one process per core; the threads let a
+worker answer another request while one waits on the database) plus the task worker, with
+`DEALPILOT_PRODUCTION=1` (secure cookies, HSTS, HTTPS redirect: each request carries
+`X-Forwarded-Proto: https` as a TLS proxy would), DEBUG off and WhiteNoise. It loads the demo
+organisation (`dealpilot demo`'s data, 3,000 opportunities), logs each of its 30 sales people in
+through the login form (the session cookie is Secure, so the client sends it itself over the
+loopback's plain HTTP), gives each a personal API token, and drives the server from one asyncio
+process (aiohttp, keep-alive connections) on 127.0.0.1:
+
+- **ceiling**: `GET /api/health` (no database, session or template) from 50 connections in a closed loop;
+- **mix**: 50 virtual users in a closed loop with **no think time** (each sends its next request as
+  soon as the last is answered, so the server is saturated and the latencies are queueing under
+  saturation): opportunity pages, the team dashboard (managers and the leader), API list and detail
+  reads with a token, and two real API writes (a comment on an account plan, a qualification answer
+  that rescores the deal);
+- **goal**: an open loop of 100 opportunity pages a second (each sent when due, latency counted from
+  then, so falling behind shows), judged on p99 < 100 ms.
+
+Any answer other than the expected status (200, 201 for the comment), a connection error or a
+timeout is an error: the run lists them and exits 1. **The machine has two cores, shared by the
+server, the load generator and other work**: the CPU line under each table says how much each side
+used, the last table what each request costs the server by itself, and the honest comparisons are the
+ratios to the health endpoint measured in the same run rather than the absolute figures."""
 
 
 def write_docs(path: Path, results: list[EngineResult], args, command: str, load: tuple[float, float]) -> None:
