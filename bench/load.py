@@ -301,6 +301,21 @@ class Server:
                 pass
         return total
 
+    def worker_cpu(self) -> dict[int, float]:
+        """CPU seconds of each gunicorn worker (not the master), by process id."""
+        import psutil
+
+        out = {}
+        for p in self.processes():
+            try:
+                cmd = " ".join(p.cmdline())
+                if "gunicorn" in cmd and p.ppid() != self.proc.pid:
+                    t = p.cpu_times()
+                    out[p.pid] = t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return out
+
     def web_workers(self) -> int:
         return sum(1 for p in self.processes() if "gunicorn" in " ".join(p.cmdline())) - 1  # less the master
 
@@ -344,6 +359,7 @@ class Phase:
     samples: list[Sample] = field(default_factory=list)
     client_cpu: float = 0.0
     server_cpu: float = 0.0
+    worker_cpu: list[float] = field(default_factory=list)  # each gunicorn worker's share of server_cpu
     target_rate: float | None = None
 
 
@@ -429,16 +445,23 @@ async def login(session, base: str, person: Person, password: str) -> None:
         person.cookie = f"sessionid={r.cookies['sessionid'].value}"
 
 
-def cpu_now(server: Server) -> tuple[float, float]:
+def cpu_now(server: Server) -> tuple[float, float, dict[int, float]]:
     t = os.times()
-    return t.user + t.system, server.cpu_seconds()
+    return t.user + t.system, server.cpu_seconds(), server.worker_cpu()
+
+
+def finish(phase: Phase, before: tuple, server: Server) -> None:
+    c1, s1, w1 = cpu_now(server)
+    c0, s0, w0 = before
+    phase.client_cpu, phase.server_cpu = c1 - c0, s1 - s0
+    phase.worker_cpu = sorted((w1[pid] - w0.get(pid, 0.0) for pid in w1), reverse=True)
 
 
 async def closed_loop(name: str, session, base: str, people: list[Person], question: dict, users: int, seconds: float,
                       server: Server, only: str | None = None) -> Phase:
     """`users` virtual users, each sending its next request as soon as the last is answered, until time is up."""
     phase = Phase(name, seconds)
-    c0, s0 = cpu_now(server)
+    before = cpu_now(server)
     start = time.perf_counter()
     deadline = start + seconds
 
@@ -453,8 +476,7 @@ async def closed_loop(name: str, session, base: str, people: list[Person], quest
 
     await asyncio.gather(*(user(i) for i in range(users)))
     phase.seconds = time.perf_counter() - start
-    c1, s1 = cpu_now(server)
-    phase.client_cpu, phase.server_cpu = c1 - c0, s1 - s0
+    finish(phase, before, server)
     return phase
 
 
@@ -464,7 +486,7 @@ async def open_loop(name: str, session, base: str, people: list[Person], questio
     latency counts from when it was due."""
     phase = Phase(name, seconds, target_rate=rate)
     client = Client(session, base, question, seed=99)
-    c0, s0 = cpu_now(server)
+    before = cpu_now(server)
     start = time.perf_counter()
     total = int(rate * seconds)
     tasks = []
@@ -480,8 +502,7 @@ async def open_loop(name: str, session, base: str, people: list[Person], questio
         tasks.append(asyncio.create_task(one(i, due)))
     await asyncio.gather(*tasks)
     phase.seconds = time.perf_counter() - start
-    c1, s1 = cpu_now(server)
-    phase.client_cpu, phase.server_cpu = c1 - c0, s1 - s0
+    finish(phase, before, server)
     return phase
 
 
@@ -491,7 +512,8 @@ async def run_load(base: str, prepared: dict, args, server: Server) -> list[Phas
     people = [Person(**{k: p[k] for k in ("username", "role", "opportunities", "open_opportunities", "plan_accounts", "token")})
               for p in prepared["people"]]
     question = prepared["question"]
-    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    # keep-alive: a browser's (or a keep-alive proxy's) connections; --new-connections: one per request, as nginx proxies by default
+    connector = aiohttp.TCPConnector(limit=0, force_close=args.new_connections)
     timeout = aiohttp.ClientTimeout(total=args.timeout)
     # cookies are sent by hand: the session cookie is Secure (HTTPS only) and the client speaks HTTP to the loopback
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()) as session:
@@ -511,7 +533,8 @@ async def run_load(base: str, prepared: dict, args, server: Server) -> list[Phas
                                                                args.seconds, server)) for r in args.also_rates),
         ):
             phase = await make()
-            log(f"  {name}: {len(phase.samples)} requests in {phase.seconds:.1f} s")
+            log(f"  {name}: {len(phase.samples)} requests in {phase.seconds:.1f} s; CPU s: server {phase.server_cpu:.1f} "
+                f"(web workers {', '.join(f'{w:.1f}' for w in phase.worker_cpu)}), load generator {phase.client_cpu:.1f}")
             phases.append(phase)
     return phases
 
@@ -612,11 +635,14 @@ def summary(result: EngineResult, args) -> list[str]:
         f"{'met' if met else 'NOT met'} (p99 {g.p99:.1f} ms; {g.count:,} requests sent on time, all answered after "
         f"{goal.seconds:.1f} s, {g.errors} errors).",
         f"- **CPU** (cores busy on average during each phase, of the machine's {os.cpu_count()}): "
-        + "; ".join(f"{p.name}: server {p.server_cpu / p.seconds:.2f}, load generator {p.client_cpu / p.seconds:.2f} "
-                    f"({p.client_cpu / max(len(p.samples), 1) * 1000:.2f} ms a request)" for p in (ceiling, mix, goal)) + ".",
+        + "; ".join(f"{p.name}: server {p.server_cpu / p.seconds:.2f} (web workers "
+                    + " + ".join(f"{w / p.seconds:.2f}" for w in p.worker_cpu)
+                    + f"), load generator {p.client_cpu / p.seconds:.2f} ({p.client_cpu / max(len(p.samples), 1) * 1000:.2f} ms a request)"
+                    for p in (ceiling, mix, goal)) + ".",
         f"- **data**: the demo organisation ({result.counts['opportunities']:,} opportunities, {result.counts['accounts']:,} accounts), "
         f"{result.counts['people']} people logged in; server: `dealpilot serve --workers {result.workers}` "
-        f"(gunicorn gthread, 4 threads a worker, plus the task worker), {result.version}.",
+        f"(gunicorn gthread, 4 threads a worker, plus the task worker), {result.version}; client connections: "
+        + ("a new one for every request." if args.new_connections else "keep-alive (each stays with the worker that accepted it)."),
     ]
     for p in result.phases:
         if p.name.startswith("open loop at"):
@@ -796,6 +822,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100, help="opportunity pages a second in the open loop")
     parser.add_argument("--also-rates", type=lambda text: [float(x) for x in text.split(",") if x], default=[],
                         help="more open loops of opportunity pages after the goal, at these rates (e.g. 25,50)")
+    parser.add_argument("--new-connections", action="store_true",
+                        help="a new connection for every request (as nginx talks to its upstream by default) instead of keep-alive")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (dealpilot serve --workers)")
     parser.add_argument("--scale", type=float, default=1, help="size of the demo organisation (1 = as `dealpilot demo` makes it)")
     parser.add_argument("--people", type=int, default=1000, help="at most this many of the demo people log in (all by default)")
