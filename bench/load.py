@@ -349,7 +349,8 @@ class Server:
 class Sample:
     kind: str
     latency: float  # seconds
-    error: str | None
+    error: str | None  # what went wrong (an unexpected status, an exception), None when all was well
+    path: str = ""
 
 
 @dataclass
@@ -421,23 +422,26 @@ class Client:
             async with self.session.request(method, self.base + path, headers=headers, json=body, allow_redirects=False) as response:
                 await response.read()
                 if response.status != KINDS[kind][1]:
-                    error = f"{method} {path}: HTTP {response.status}"
+                    error = f"HTTP {response.status}"
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-            error = f"{method} {path}: {type(exc).__name__} {exc}"
-        return Sample(kind, time.perf_counter() - t0, error)
+            error = f"{type(exc).__name__} {exc}".strip()
+        return Sample(kind, time.perf_counter() - t0, error, f"{method} {path}")
 
 
 async def login(session, base: str, person: Person, password: str) -> None:
     """The real login form: GET it for the CSRF cookie and token, POST the credentials, keep the session cookie."""
+    import aiohttp
+
     https = {"X-Forwarded-Proto": "https"}
-    async with session.get(f"{base}/login/", headers=https, allow_redirects=False) as r:
+    patient = aiohttp.ClientTimeout(total=60)  # not the load's --timeout: this is set-up
+    async with session.get(f"{base}/login/", headers=https, allow_redirects=False, timeout=patient) as r:
         page = await r.text()
         assert r.status == 200, f"GET /login/: HTTP {r.status}"
         csrf_cookie = r.cookies["csrftoken"].value
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     host = base.split("://", 1)[1]
     headers = {**https, "Cookie": f"csrftoken={csrf_cookie}", "Origin": f"https://{host}", "Referer": f"https://{host}/login/"}
-    async with session.post(f"{base}/login/", headers=headers, allow_redirects=False,
+    async with session.post(f"{base}/login/", headers=headers, allow_redirects=False, timeout=patient,
                             data={"username": person.username, "password": password, "csrfmiddlewaretoken": token}) as r:
         await r.read()
         if r.status != 302 or "sessionid" not in r.cookies:
@@ -594,13 +598,16 @@ class EngineResult:
         return next(p for p in self.phases if p.name == name)
 
     def errors(self) -> dict[str, int]:
+        """'phase, request kind: what (e.g. METHOD PATH)' -> how many."""
         out: dict[str, int] = {}
+        example: dict[tuple, str] = {}
         for p in self.phases:
             for s in p.samples:
                 if s.error:
-                    key = f"{p.name}: {s.error}"
+                    key = (p.name, KINDS[s.kind][0], s.error)
+                    example.setdefault(key, s.path)
                     out[key] = out.get(key, 0) + 1
-        return out
+        return {f"{phase}, {kind}: {error} (e.g. {example[(phase, kind, error)]})": n for (phase, kind, error), n in out.items()}
 
 
 def table(result: EngineResult) -> list[str]:
