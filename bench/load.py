@@ -106,17 +106,15 @@ def prepare() -> None:
     from dealpilot.crm.services import create_api_token
     from dealpilot.deals.models import QualificationQuestion
     from dealpilot.deals.services import ensure_defaults
-    from dealpilot.demo.loader import DEMO_PASSWORD, ensure_demo_organisation
+    from dealpilot.demo import loader
     from dealpilot.planning import services as planning
     from dealpilot.planning.models import AccountPlan
-
-    from dealpilot.demo import loader
 
     scale = float(os.environ.get("LOAD_SCALE", "1"))
     if scale != 1:  # a smaller (or larger) organisation of the same kind, for the smoke test
         loader.DEMO_SCALE = {k: max(20, int(v * scale)) for k, v in loader.DEMO_SCALE.items()}
     t0 = time.perf_counter()
-    ensure_demo_organisation()
+    loader.ensure_demo_organisation()
     demo_s = time.perf_counter() - t0
     rng = random.Random(7)
     people = []
@@ -153,7 +151,7 @@ def prepare() -> None:
             })
     profile = profile_kinds(people, {"key": question.key, "answers": list(question.allowed_answers)}) if PROFILE_REQUESTS else {}
     print(json.dumps({
-        "password": DEMO_PASSWORD, "people": people, "demo_seconds": demo_s, "profile": profile,
+        "password": loader.DEMO_PASSWORD, "people": people, "demo_seconds": demo_s, "profile": profile,
         "question": {"key": question.key, "answers": list(question.allowed_answers)},
         "counts": {"opportunities": Opportunity.objects.count(), "accounts": Account.objects.count(), "people": len(people)},
     }))
