@@ -515,7 +515,9 @@ async def run_load(base: str, prepared: dict, args, server: Server) -> list[Phas
               for p in prepared["people"]]
     question = prepared["question"]
     # keep-alive: a browser's (or a keep-alive proxy's) connections; --new-connections: one per request, as nginx proxies by default
-    connector = aiohttp.TCPConnector(limit=0, force_close=args.new_connections)
+    # at most 256 connections: an open loop the server cannot keep up with queues its requests here (still timed from
+    # when they were due) rather than in thousands of sockets
+    connector = aiohttp.TCPConnector(limit=max(256, args.users), force_close=args.new_connections)
     timeout = aiohttp.ClientTimeout(total=args.timeout)
     # cookies are sent by hand: the session cookie is Secure (HTTPS only) and the client speaks HTTP to the loopback
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()) as session:
