@@ -14,6 +14,45 @@ import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import load  # noqa: E402
+
+
+def _result(engine: str, p99_ms: float) -> "load.EngineResult":
+    def phase(name, kind, ms, rate=None):
+        samples = [load.Sample(kind, ms / 1000, None) for _ in range(100)]
+        return load.Phase(name, 2.0, samples, client_cpu=0.1, server_cpu=1.0, worker_cpu=[0.6, 0.4], target_rate=rate)
+
+    phases = [phase("ceiling", "health", 5), phase("mix", "opportunity", 80), phase("goal", "opportunity", p99_ms, 100.0)]
+    return load.EngineResult(engine, phases, {"opportunities": 3000, "accounts": 300, "people": 30}, 2, engine, 1.0, {})
+
+
+def test_percentiles_are_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert [load.percentile(values, q) for q in (50, 95, 99, 100)] == [50.0, 95.0, 99.0, 100.0]
+    assert load.percentile([7.0], 99) == 7.0
+
+
+def test_the_docs_section_is_replaced_per_engine_and_the_rest_kept(tmp_path):
+    args = load.argparse.Namespace(users=50, seconds=2, warmup=1, rate=100.0, new_connections=False)
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# Benchmarks\n\n## Import\n\nkept\n")
+    load.write_docs(docs, [_result("SQLite", 50), _result("PostgreSQL", 500)], args, "cmd", (1.0, 2.0))
+    first = docs.read_text()
+    assert "kept" in first and "## Under load" in first
+    assert "NOT met (p99 500.0 ms" in first and "met (p99 50.0 ms" in first
+    docs.write_text(first.replace("## Under load (bench/load.py)", "## Under load (bench/load.py)\n\nnotes written by hand"))
+    load.write_docs(docs, [_result("SQLite", 60)], args, "cmd", (1.0, 2.0))  # one engine again: only its block changes
+    second = docs.read_text()
+    assert "notes written by hand" in second and "met (p99 60.0 ms" in second and "NOT met (p99 500.0 ms" in second
+    assert "met (p99 50.0 ms" not in second and second.count("### SQLite") == 1
+
+
+def test_errors_are_grouped_by_phase_kind_and_what():
+    result = _result("SQLite", 50)
+    result.phases[1].samples += [load.Sample("api_comment", 0.01, "HTTP 403", f"POST /api/x/{i}") for i in range(3)]
+    assert result.errors() == {"mix, API write: plan comment: HTTP 403 (e.g. POST /api/x/0)": 3}
 
 
 def test_the_load_script_runs_briefly_without_errors(tmp_path):
