@@ -359,6 +359,7 @@ class Phase:
     client_cpu: float = 0.0
     server_cpu: float = 0.0
     worker_cpu: list[float] = field(default_factory=list)  # each gunicorn worker's share of server_cpu
+    machine_cpu: float = 0.0  # every process's CPU time on the machine (the others: PostgreSQL, other work)
     target_rate: float | None = None
 
 
@@ -447,15 +448,23 @@ async def login(session, base: str, person: Person, password: str) -> None:
         person.cookie = f"sessionid={r.cookies['sessionid'].value}"
 
 
-def cpu_now(server: Server) -> tuple[float, float, dict[int, float]]:
+def machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy (all processes, all cores)."""
+    import psutil
+
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+
+
+def cpu_now(server: Server) -> tuple[float, float, dict[int, float], float]:
     t = os.times()
-    return t.user + t.system, server.cpu_seconds(), server.worker_cpu()
+    return t.user + t.system, server.cpu_seconds(), server.worker_cpu(), machine_busy()
 
 
 def finish(phase: Phase, before: tuple, server: Server) -> None:
-    c1, s1, w1 = cpu_now(server)
-    c0, s0, w0 = before
-    phase.client_cpu, phase.server_cpu = c1 - c0, s1 - s0
+    c1, s1, w1, m1 = cpu_now(server)
+    c0, s0, w0, m0 = before
+    phase.client_cpu, phase.server_cpu, phase.machine_cpu = c1 - c0, s1 - s0, m1 - m0
     phase.worker_cpu = sorted((w1[pid] - w0.get(pid, 0.0) for pid in w1), reverse=True)
 
 
@@ -540,7 +549,8 @@ async def run_load(base: str, prepared: dict, args, server: Server) -> list[Phas
         ):
             phase = await make()
             log(f"  {name}: {len(phase.samples)} requests in {phase.seconds:.1f} s; CPU s: server {phase.server_cpu:.1f} "
-                f"(web workers {', '.join(f'{w:.1f}' for w in phase.worker_cpu)}), load generator {phase.client_cpu:.1f}")
+                f"(web workers {', '.join(f'{w:.1f}' for w in phase.worker_cpu)}), load generator {phase.client_cpu:.1f}, "
+                f"whole machine {phase.machine_cpu:.1f}")
             phases.append(phase)
     return phases
 
@@ -647,7 +657,9 @@ def summary(result: EngineResult, args) -> list[str]:
         + "; ".join(f"{p.name}: server {p.server_cpu / p.seconds:.2f} (web workers "
                     + " + ".join(f"{w / p.seconds:.2f}" for w in p.worker_cpu)
                     + f"), load generator {p.client_cpu / p.seconds:.2f} ({p.client_cpu / max(len(p.samples), 1) * 1000:.2f} ms a request)"
-                    for p in (ceiling, mix, goal)) + ".",
+                    + f", everything else {max(p.machine_cpu - p.server_cpu - p.client_cpu, 0) / p.seconds:.2f}"
+                    for p in (ceiling, mix, goal)) + (" (everything else: PostgreSQL's own processes and other work on the machine)."
+                                                      if result.engine == "PostgreSQL" else " (everything else: other work on the machine)."),
         f"- **data**: the demo organisation ({result.counts['opportunities']:,} opportunities, {result.counts['accounts']:,} accounts), "
         f"{result.counts['people']} people logged in; server: `dealpilot serve --workers {result.workers}` "
         f"(gunicorn gthread, 4 threads a worker, plus the task worker), {result.version}; client connections: "
