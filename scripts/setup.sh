@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up dealpilot on a fresh machine: a virtual environment in .venv with dealpilot installed.
-# Usage: scripts/setup.sh [--test]   (--test also installs the test tools, PySpark with Java, and Debian's chromium)
+# Usage: scripts/setup.sh [--test]   (--test also installs the test tools, the benchmarks' extras, PySpark with Java, and Debian's chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -10,8 +10,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [ "${1:-}" = "--test" ]; then
-  # the suite runs every metric on the three analytics engines: PySpark (the spark extra) needs Java 17+
-  .venv/bin/python -m pip install --quiet -e ".[test,spark]"
+  # the suite runs every metric on the three analytics engines: PySpark (the spark extra) needs Java 17+;
+  # the bench extra: tests/bench runs the load test's script for a moment
+  .venv/bin/python -m pip install --quiet -e ".[test,spark,bench]"
   if ! command -v java >/dev/null; then
     echo "Installing Java for the Spark engine's tests..." >&2
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

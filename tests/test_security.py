@@ -124,6 +124,26 @@ def test_people_revoke_only_their_own_tokens(org, client):
     assert Client().get("/api/crm/opportunities", HTTP_AUTHORIZATION=f"Bearer {raw}").status_code == 200
 
 
+def test_a_token_writes_without_a_csrf_token_and_a_session_does_not(org):
+    """A script's token needs no CSRF token (it sends no cookie); a browser session's unsafe API call does."""
+    from dealpilot.deals.models import QualificationQuestion
+    from dealpilot.deals.services import ensure_defaults
+
+    ensure_defaults()
+    question = next(q for q in QualificationQuestion.objects.filter(is_active=True).order_by("order", "id") if q.allowed_answers)
+    deal = org.opportunities["rep_emea"][0]
+    url, body = f"/api/deals/opportunities/{deal.pk}/qualification", {"answers": {question.key: question.allowed_answers[0]}}
+    _, raw = create_api_token(org.rep_emea, "script")
+    script = Client(enforce_csrf_checks=True)
+    answered = script.put(url, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert answered.status_code == 200, answered.content
+    assert script.put(url, body, content_type="application/json", HTTP_AUTHORIZATION="Bearer dp_wrong").status_code == 401
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(org.rep_emea)
+    assert browser.get(url).status_code == 200
+    assert browser.put(url, body, content_type="application/json").status_code == 403  # no CSRF token
+
+
 def test_a_token_needs_a_name(org, client):
     client.force_login(org.rep_emea)
     assert client.post("/account/tokens/", {"name": "   "}).status_code == 400

@@ -132,20 +132,24 @@ def stage_win_rates() -> tuple[dict[str, tuple[float, int]], float | None]:
 _computed: dict[str, tuple[tuple, object]] = {}
 
 
-def data_version(*tables) -> tuple:
-    """What changes whenever a table's rows do: its count, highest id and latest update."""
+def data_version(*tables, seen: dict | None = None) -> tuple:
+    """What changes whenever a table's rows do: its count, highest id and latest update. Each is a scan
+    of the table; `seen` (a dict kept for one request) reads each table once however often it is asked."""
+    seen = {} if seen is None else seen
     version = [connection.settings_dict["NAME"]]
     with connection.cursor() as cursor:
         for model in tables:
-            qn = connection.ops.quote_name
-            cursor.execute(f"SELECT COUNT(*), MAX({qn('id')}), MAX({qn('updated_at')}) FROM {qn(model._meta.db_table)}")
-            version.append(tuple(str(v) for v in cursor.fetchone()))
+            if model not in seen:
+                qn = connection.ops.quote_name
+                cursor.execute(f"SELECT COUNT(*), MAX({qn('id')}), MAX({qn('updated_at')}) FROM {qn(model._meta.db_table)}")
+                seen[model] = tuple(str(v) for v in cursor.fetchone())
+            version.append(seen[model])
     return tuple(version)
 
 
-def cached(name: str, tables: tuple, compute):
+def cached(name: str, tables: tuple, compute, *, seen: dict | None = None):
     """`compute()`, reused while the tables it reads are unchanged (per process)."""
-    version = data_version(*tables)
+    version = data_version(*tables, seen=seen)
     hit = _computed.get(name)
     if hit is None or hit[0] != version:
         hit = _computed[name] = (version, compute())
@@ -154,11 +158,12 @@ def cached(name: str, tables: tuple, compute):
 
 def scoring_context(*, with_model: bool = True) -> ScoringContext:
     ensure_defaults()
-    ctx = ScoringContext(settings=SignalSettings.current(), norms=cached("norms", (StageHistory, Opportunity), stage_norms),
+    seen: dict = {}  # each table's version read once (the stage history was scanned twice per deal page)
+    ctx = ScoringContext(settings=SignalSettings.current(), norms=cached("norms", (StageHistory, Opportunity), stage_norms, seen=seen),
                          rules=active_rules(),
                          questions=dict(QualificationQuestion.objects.filter(is_active=True).values_list("key", "text")),
                          stage_rates={}, base_rate=None)
-    ctx.stage_rates, ctx.base_rate = cached("stage_rates", (StageHistory, Opportunity), stage_win_rates)
+    ctx.stage_rates, ctx.base_rate = cached("stage_rates", (StageHistory, Opportunity), stage_win_rates, seen=seen)
     if with_model:
         try:
             loaded = load_active_model()
@@ -168,7 +173,7 @@ def scoring_context(*, with_model: bool = True) -> ScoringContext:
         if loaded:
             ctx.run, ctx.model = loaded
             ctx.features = FeatureContext.build(ctx.rules, ctx.settings, ctx.norms,
-                                                cached("tracks", (Opportunity,), TrackRecords.from_db))
+                                                cached("tracks", (Opportunity,), TrackRecords.from_db, seen=seen))
             # the model was trained with its own question columns: use those
             ctx.features.questions = [c[2:] for c in ctx.model.encoder.columns if c.startswith("q:")]
     return ctx
