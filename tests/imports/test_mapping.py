@@ -76,3 +76,16 @@ def test_unique_usernames_are_checked_in_the_file_and_against_the_database(tmp_p
     assert sorted((r.row, r.reason) for r in result.rejections) == [
         (3, "same username as row 2"), (4, "another user already has this username")]
     assert crm.User.objects.filter(crm_id="1").exists()
+
+
+def test_amounts_beyond_what_every_database_gives_back_exactly_are_rejected_with_the_reason(tmp_path):
+    """A numeric(18, 2) column would take 16 integer digits, but SQLite keeps a decimal as a double:
+    past 15 significant digits the value read back no longer fits the column and every read of the
+    record failed. Such a row is refused; the largest exact amount is kept to the cent."""
+    (tmp_path / "m.yaml").write_text(
+        "steps:\n  - target: account\n    file: a.csv\n    fields: {crm_id: id, name: name, annual_revenue: revenue}\n")
+    write_csv(tmp_path / "a.csv", ["id", "name", "revenue"],
+              [["1", "Largest", "9999999999999.99"], ["2", "Too large", "1234567890123456"]])
+    result = import_export("csv", tmp_path / "a.csv", mapping_path=tmp_path / "m.yaml")
+    assert [(r.row, r.reason) for r in result.rejections] == [(3, "annual_revenue: too large: '1234567890123456'")]
+    assert str(crm.Account.objects.get(crm_id="1").annual_revenue) == "9999999999999.99"

@@ -26,6 +26,10 @@ from .visibility import (
 )
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
+# SQLite keeps a decimal as a double: 15 significant digits come back exactly, more come back as a
+# value the column cannot hold (every later read of the record fails). Inputs (the API, imports)
+# accept at most this many digits, whatever the column allows.
+SAFE_DECIMAL_DIGITS = 15
 # optimistic concurrency (dealpilot/concurrency.py): every change bumps it, a write must name the one it saw
 VERSION_HELP = "Bumped by every change; a write naming an older version is refused"
 DEFAULT_CURRENCY = "USD"

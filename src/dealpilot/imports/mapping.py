@@ -481,7 +481,8 @@ class RowConverter:
         if kind == "datetime":
             return lambda value: parse_datetime(value, order)
         if kind == "decimal":
-            limit = Decimal(10) ** (rule.max_digits - rule.decimal_places)
+            # what the column holds, and never more digits than SQLite gives back exactly
+            limit = Decimal(10) ** (min(rule.max_digits, crm.SAFE_DECIMAL_DIGITS) - rule.decimal_places)
             step = Decimal(1).scaleb(-rule.decimal_places)
 
             def decimal(value: str) -> Decimal:
