@@ -21,7 +21,6 @@ Who may reach what is written below from the rules in docs/security.md, independ
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from dealpilot.imports.models import ImportRun
 from dealpilot.planning import services as plan_services
 from dealpilot.recycle_bin.registry import KINDS as BIN_KINDS
 from dealpilot.recycle_bin.services import move_to_bin
+from tests.enablement.conftest import pdf_bytes
 from tests.factories import build_sample_org, make_activity, make_contact, make_opportunity, make_plan_unit, make_product
 
 pytestmark = pytest.mark.django_db
@@ -141,16 +141,6 @@ class World:
         return user.username == rep_name or (user.role == Role.MANAGER and rep.team_id in team_subtree_ids(user.team_id))
 
 
-def _pdf(text: str) -> bytes:
-    from reportlab.pdfgen import canvas
-
-    out = io.BytesIO()
-    page = canvas.Canvas(out)
-    page.drawString(72, 720, text)
-    page.save()
-    return out.getvalue()
-
-
 def build_world() -> World:
     org = build_sample_org()
     world = World(org)
@@ -198,7 +188,7 @@ def build_world() -> World:
     for status in ("draft", "published"):
         module = content_services.save_module(org.enablement, fields={"title": f"A {status} playbook", "kind": "playbook",
                                                                       "status": status, "body": "Downtime."}, tags={},
-                                            upload=("playbook.pdf", _pdf("Downtime playbook")))
+                                            upload=("playbook.pdf", pdf_bytes("Downtime playbook")))
         world.add("module", f"module:{status}", module.pk)
     error_file = Path(settings.IMPORT_ERRORS_DIR) / f"walk-{timezone.now():%H%M%S%f}.csv"
     error_file.parent.mkdir(parents=True, exist_ok=True)
