@@ -86,7 +86,8 @@ def test_an_owner_out_of_reach_reads_like_one_that_does_not_exist(client, org):
 
 
 @pytest.mark.parametrize("data", [{"stage": ""}, {"stage": None}, {"amount": "-5"}, {"probability": "101"},
-                                  {"owner_id": None}, {"close_date": "soon"}, {"description": "x" * 32_001}])
+                                  {"owner_id": None}, {"close_date": "soon"}, {"description": "x" * 32_001},
+                                  {"amount": "1234567890123456"}])  # more digits than SQLite gives back exactly
 def test_bad_input_is_a_4xx_and_changes_nothing(client, org, data):
     deal = org.opportunities["rep_emea"][0]
     client.force_login(org.manager_emea)
@@ -108,6 +109,16 @@ def test_the_page_form_for_a_manager_offers_the_owner_and_saves(client, org):
     deal.refresh_from_db()
     assert (deal.stage, deal.amount, deal.owner, deal.version) == ("Negotiation", Decimal("42000.00"), org.rep_emea, 2)
     assert StageHistory.objects.get(opportunity=deal, stage="Negotiation").changed_by == org.manager_emea
+
+
+def test_the_form_refuses_an_amount_sqlite_could_not_give_back(client, org):
+    deal = org.opportunities["rep_emea"][0]
+    client.force_login(org.rep_emea)
+    response = client.post(reverse("crm:opportunity_edit", args=[deal.pk]),
+                           {"stage": deal.stage, "amount": "1234567890123456", "version": "1"})
+    assert response.status_code == 400
+    fresh = Opportunity.objects.get(pk=deal.pk)
+    assert (fresh.amount, fresh.version) == (deal.amount, 1)
 
 
 def test_a_rep_posting_an_owner_through_the_form_changes_nothing(client, org):

@@ -12,6 +12,7 @@ from ninja.errors import HttpError
 from ninja.pagination import paginate
 from pydantic import ConfigDict
 
+from dealpilot.api_types import Money
 from dealpilot.concurrency import Conflict, etag, if_match
 from dealpilot.history.schemas import HistoryOut, history_out
 from dealpilot.pagination import Pages as PageNumberPagination  # the page number bounded
@@ -315,7 +316,7 @@ class OpportunityPatchIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     stage: str | None = Field(None, min_length=1, max_length=120)
-    amount: Decimal | None = Field(None, ge=0, max_digits=18, decimal_places=2)
+    amount: Money | None = None
     close_date: date | None = None
     probability: Decimal | None = Field(None, ge=0, le=100, max_digits=5, decimal_places=2)
     forecast_category: str | None = Field(None, max_length=60)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from . import selectors
-from .models import User
+from .models import SAFE_DECIMAL_DIGITS, User
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -91,7 +91,7 @@ class OpportunityEditForm(forms.Form):
     for those who may reassign; the version the page showed, so a stale save is refused."""
 
     stage = forms.CharField(max_length=120, widget=forms.TextInput(attrs={"list": "opportunity-stages"}))
-    amount = forms.DecimalField(required=False, min_value=0, max_digits=18, decimal_places=2)
+    amount = forms.DecimalField(required=False, min_value=0, max_digits=SAFE_DECIMAL_DIGITS, decimal_places=2)
     close_date = forms.DateField(required=False, widget=DATE)
     probability = forms.DecimalField(required=False, min_value=0, max_value=100, max_digits=5, decimal_places=2,
                                      label="Probability, %")

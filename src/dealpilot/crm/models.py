@@ -30,6 +30,7 @@ MONEY = {"max_digits": 18, "decimal_places": 2}
 # value the column cannot hold (every later read of the record fails). Inputs (the API, imports)
 # accept at most this many digits, whatever the column allows.
 SAFE_DECIMAL_DIGITS = 15
+MAX_SAFE_AMOUNT = Decimal(10) ** (SAFE_DECIMAL_DIGITS - MONEY["decimal_places"])  # amounts stay below it
 # optimistic concurrency (dealpilot/concurrency.py): every change bumps it, a write must name the one it saw
 VERSION_HELP = "Bumped by every change; a write naming an older version is refused"
 DEFAULT_CURRENCY = "USD"

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from dealpilot.concurrency import save_if_current
 
-from .models import ApiToken, Opportunity, Role, StageHistory, User
+from .models import MAX_SAFE_AMOUNT, ApiToken, Opportunity, Role, StageHistory, User
 
 
 class NotVisible(LookupError):
@@ -133,8 +133,9 @@ def _clean_opportunity_changes(changes: dict) -> dict:
                 value = Decimal(str(value))
             except InvalidOperation:
                 raise ValueError(f"{name} must be a number") from None
-            if not value.is_finite() or value < 0 or (name == "probability" and value > 100) or abs(value) >= Decimal("1e16"):
-                raise ValueError("probability is a percentage from 0 to 100" if name == "probability" else "the amount must be 0 or more")
+            if not value.is_finite() or value < 0 or (name == "probability" and value > 100) or value >= MAX_SAFE_AMOUNT:
+                raise ValueError("probability is a percentage from 0 to 100" if name == "probability"
+                                 else f"the amount must be 0 or more and below {MAX_SAFE_AMOUNT:,}")
             value = value.quantize(Decimal("0.01"))
         clean[name] = value
     return clean

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django import forms
 from django.db.models import Q
 
-from dealpilot.crm.models import Contact
+from dealpilot.crm.models import SAFE_DECIMAL_DIGITS, Contact
 
 from .business_case import BenefitsError, parse_benefits
 from .models import BenefitPeriod, CallPlan, OutcomeMet
@@ -40,7 +40,7 @@ class CallReviewForm(forms.Form):
 
 
 class BusinessCaseForm(forms.Form):
-    investment = forms.DecimalField(max_digits=18, decimal_places=2, min_value=Decimal(0),
+    investment = forms.DecimalField(max_digits=SAFE_DECIMAL_DIGITS, decimal_places=2, min_value=Decimal(0),
                                     help_text="What the buyer invests up front (fees, implementation, internal cost)")
     period = forms.ChoiceField(choices=BenefitPeriod.choices)
     benefits = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}),

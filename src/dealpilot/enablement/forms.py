@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from dealpilot.crm.models import ContactRole, Role, User
+from dealpilot.crm.models import SAFE_DECIMAL_DIGITS, ContactRole, Role, User
 
 from .files import CONTENT_TYPES, MAX_FILE_BYTES
 from .models import ContentKind, ContentStatus, JourneyPhase, KnowledgeKind, TagDimension
@@ -143,7 +143,7 @@ class SettingsForm(forms.Form):
     default_phase = forms.ChoiceField(choices=JourneyPhase.choices, help_text="For stages not listed")
     rating_roles = forms.MultipleChoiceField(choices=Role.choices, widget=forms.CheckboxSelectMultiple, required=False,
                                              label="Roles whose ratings count")
-    large_deal_amount = forms.DecimalField(min_value=0, max_digits=18, decimal_places=2,
+    large_deal_amount = forms.DecimalField(min_value=0, max_digits=SAFE_DECIMAL_DIGITS, decimal_places=2,
                                            help_text="Closed deals from this amount (in their own currency) ask for a win/loss analysis")
     large_deal_days = forms.IntegerField(min_value=1, max_value=3650, help_text="...if they closed within this many days")
 

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dealpilot.concurrency import save_if_current
-from dealpilot.crm.models import ContactRole, Opportunity, Role, User
+from dealpilot.crm.models import MAX_SAFE_AMOUNT, ContactRole, Opportunity, Role, User
 
 from . import fulltext
 from .access import can_author, can_change_settings, can_read
@@ -316,11 +316,11 @@ def update_settings(user: User, *, stage_phases: dict | None = None, default_pha
     if large_deal_amount is not None:
         try:
             amount = Decimal(str(large_deal_amount))
-            if amount < 0:
+            if not amount.is_finite() or amount < 0 or amount >= MAX_SAFE_AMOUNT:
                 raise InvalidOperation
             settings.large_deal_amount = amount
         except (InvalidOperation, ValueError):
-            errors["large_deal_amount"] = ["Give a positive amount."]
+            errors["large_deal_amount"] = [f"Give a positive amount below {MAX_SAFE_AMOUNT:,}."]
     if large_deal_days is not None:
         try:
             days = int(large_deal_days)
