@@ -79,10 +79,14 @@ def _label(model: type[models.Model]) -> str:
     return str(model._meta.verbose_name)
 
 
+def _has_updated_at(model: type[models.Model]) -> bool:
+    return any(f.name == "updated_at" for f in model._meta.concrete_fields)
+
+
 def _stale(queryset: models.QuerySet, expected_version: int, label: str | None) -> StaleWrite | None:
     """Why a conditional UPDATE matched nothing: a StaleWrite, or None when the record is gone."""
     model = queryset.model
-    fields = ["version"] + (["updated_at"] if any(f.name == "updated_at" for f in model._meta.concrete_fields) else [])
+    fields = ["version"] + (["updated_at"] if _has_updated_at(model) else [])
     row = queryset.order_by().values(*fields).first()
     if row is None:
         return None
@@ -110,8 +114,7 @@ def save_if_current(target, expected_version: int | None, *, label: str | None =
     """
     queryset, instance = _one_row(target)
     model = queryset.model
-    stamp = {"updated_at": timezone.now()} if any(
-        f.name == "updated_at" for f in model._meta.concrete_fields) and "updated_at" not in changes else {}
+    stamp = {"updated_at": timezone.now()} if _has_updated_at(model) and "updated_at" not in changes else {}
     with transaction.atomic():
         guarded = queryset if expected_version is None else queryset.filter(version=expected_version)
         in_update = changes if instance is None else {}
