@@ -61,11 +61,11 @@ def test_a_plain_csv_with_a_mapping_semicolons_and_decimal_commas(tmp_path):
 
 def test_choice_fields_refuse_values_outside_their_choices(tmp_path):
     (tmp_path / "m.yaml").write_text(
-        "steps:\n  - target: user\n    file: u.csv\n    fields: {crm_id: id, username: login, role: role}\n")
-    write_csv(tmp_path / "u.csv", ["id", "login", "role"], [["1", "ann", "manager"], ["2", "bob", "boss"]])
-    result = import_export("csv", tmp_path / "u.csv", mapping_path=tmp_path / "m.yaml")
+        "steps:\n  - target: opportunity\n    file: o.csv\n    fields: {crm_id: id, name: name, stage: stage, source: source}\n")
+    write_csv(tmp_path / "o.csv", ["id", "name", "stage", "source"], [["1", "A", "Prospecting", "inbound"], ["2", "B", "Prospecting", "telepathy"]])
+    result = import_export("csv", tmp_path / "o.csv", mapping_path=tmp_path / "m.yaml")
     assert [r.reason for r in result.rejections] == [
-        "role: 'boss' is not one of ['admin', 'enablement', 'leader', 'manager', 'rep']"]
+        "source: 'telepathy' is not one of ['blind_rfp', 'existing', 'inbound', 'other', 'outbound', 'partner', 'referral']"]
 
 
 def test_unique_usernames_are_checked_in_the_file_and_against_the_database(tmp_path):

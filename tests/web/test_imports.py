@@ -4,6 +4,7 @@ The test settings run tasks inline (django-tasks' ImmediateBackend), so an uploa
 importing by the time the redirect comes back."""
 
 import csv
+from html import escape
 import io
 import uuid
 from pathlib import Path
@@ -184,13 +185,23 @@ def test_a_csv_import_takes_a_yaml_mapping(client, org, media, tmp_path):
     response = client.post(reverse("imports:index"), {"kind": "csv", "export": SimpleUploadedFile("a.csv", b"x\n1\n"), "mapping": mapping})
     assert response.status_code == 400 and ".yaml or .yml" in response.content.decode()
 
+    # a wrong mapping is refused on the form with the mapping's own complaint, before anything is saved
     mapping = SimpleUploadedFile("my mapping.yaml", b"not: [a valid mapping")
+    response = client.post(reverse("imports:index"), {"kind": "csv", "export": SimpleUploadedFile("a.csv", b"x\n1\n"), "mapping": mapping})
+    assert response.status_code == 400 and "my mapping.yaml is not valid YAML" in response.content.decode()
+    mapping = SimpleUploadedFile("m.yaml", b"steps: [{target: account, file: a.csv, fields: {crm_id: x}}]")
+    response = client.post(reverse("imports:index"), {"kind": "csv", "export": SimpleUploadedFile("a.csv", b"x\n1\n"), "mapping": mapping})
+    assert response.status_code == 400 and "account needs field(s) [&#x27;name&#x27;]" in response.content.decode()
+    assert not ImportRun.objects.exists()
+
+    # a mapping that is right but does not fit the file fails in the run, which says why
+    mapping = SimpleUploadedFile("my mapping.yaml", b"steps: [{target: account, file: a.csv, fields: {crm_id: x, name: y}}]")
     response = client.post(reverse("imports:index"), {"kind": "csv", "export": SimpleUploadedFile("a.csv", b"x\n1\n"), "mapping": mapping})
     run = ImportRun.objects.get()
     assert response.status_code == 302
     assert Path(run.mapping_path).name == "mapping.yaml" and Path(run.mapping_path).parent == Path(run.source_path).parent
     assert run.status == ImportStatus.FAILED and run.message  # the engine's complaint is shown, nothing imported
-    assert run.message[:40] in client.get(reverse("imports:run", args=[run.pk])).content.decode()
+    assert escape(run.message)[:40] in client.get(reverse("imports:run", args=[run.pk])).content.decode()
 
 
 def test_uploads_over_the_size_limit_are_cut_off_and_refused(client, org, media, salesforce_zip):

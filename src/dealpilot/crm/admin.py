@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from simple_history.admin import SimpleHistoryAdmin
 
 from dealpilot.concurrency import save_if_current
 
@@ -7,14 +8,16 @@ from . import models
 
 
 @admin.register(models.User)
-class DealpilotUserAdmin(UserAdmin):
+class DealpilotUserAdmin(SimpleHistoryAdmin, UserAdmin):
+    """Roles, teams and rights are changed here, by admins only; each change is in the person's history."""
+
     list_display = ("username", "full_name", "role", "team", "is_active")
     list_filter = ("role", "team", "is_active")
     fieldsets = UserAdmin.fieldsets + (("Sales", {"fields": ("role", "team", "manager", "full_name", "crm_id")}),)
 
 
 @admin.register(models.Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(SimpleHistoryAdmin):
     list_display = ("name", "parent")
 
 

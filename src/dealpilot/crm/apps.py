@@ -5,3 +5,19 @@ class CrmConfig(AppConfig):
     name = "dealpilot.crm"
     label = "crm"
     verbose_name = "CRM records"
+
+    def ready(self):
+        from django.contrib.auth import user_logged_in
+        from django.contrib.auth.models import update_last_login
+
+        # A login updates last_login with one UPDATE instead of saving the person, which would add
+        # an entry to their field history (kept for changes of role, team and rights) at every login.
+        user_logged_in.disconnect(update_last_login, dispatch_uid="update_last_login")
+        user_logged_in.connect(_store_last_login, dispatch_uid="dealpilot_store_last_login")
+
+
+def _store_last_login(sender, user, **kwargs) -> None:
+    from django.utils import timezone
+
+    user.last_login = timezone.now()
+    type(user)._base_manager.filter(pk=user.pk).update(last_login=user.last_login)

@@ -72,6 +72,8 @@ class Team(TimestampedRecord):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
 
     objects = TeamQuerySet.as_manager()
+    # a team's place in the hierarchy decides which managers see whose deals: who moved it, when
+    history = HistoricalRecords(excluded_fields=HISTORY_EXCLUDED)
 
     def __str__(self) -> str:
         return self.name
@@ -99,6 +101,10 @@ class User(AbstractUser):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = DealpilotUserManager()
+    # Role, team, manager and rights decide what a person sees: every change is recorded with who
+    # made it (an admin; imports never change them for people who log in). A login is not a change:
+    # crm.apps stores last_login without a save.
+    history = HistoricalRecords(excluded_fields=["password", "last_login", "updated_at", "extra"])
 
     class Meta(AbstractUser.Meta):
         constraints = [unique_crm_id()]

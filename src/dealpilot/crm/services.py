@@ -23,16 +23,19 @@ class NotAllowed(PermissionError):
 
 
 def infer_roles_from_hierarchy() -> int:
-    """After an import that brings no roles: people with direct reports are managers, and a
-    manager at the top of the hierarchy (reporting to nobody) is a sales leader.
+    """After an import that brings no roles: people with direct reports are managers, and someone at
+    the top of the hierarchy (reporting to nobody) over other managers is a sales leader.
 
-    Only default reps are promoted, so a role set in dealpilot is never overwritten.
+    Only default reps who cannot log in to dealpilot are promoted: a role set in dealpilot is never
+    overwritten, and an import never widens what a person with a login sees (an admin does that).
     Returns the number of people promoted.
     """
     has_reports = Exists(User.objects.filter(manager_id=OuterRef("pk")))
-    candidates = User.objects.filter(role=Role.REP).filter(has_reports)
-    leaders = candidates.filter(manager__isnull=True).update(role=Role.LEADER)
-    managers = User.objects.filter(role=Role.REP).filter(has_reports).update(role=Role.MANAGER)
+    over_managers = Exists(User.objects.filter(manager_id=OuterRef("pk")).filter(
+        Exists(User.objects.filter(manager_id=OuterRef("pk")))))
+    candidates = User.objects.filter(role=Role.REP, password__startswith="!", is_staff=False, is_superuser=False)
+    leaders = candidates.filter(has_reports, over_managers, manager__isnull=True).update(role=Role.LEADER)
+    managers = candidates.filter(has_reports).update(role=Role.MANAGER)
     return leaders + managers
 
 

@@ -26,7 +26,7 @@ from django.utils import timezone as dj_timezone
 
 from dealpilot.exports import safe_cell
 
-from .mapping import ENGINE_FIELDS, VERSION_FIELD, FieldRule, Mapping, MappingError, RowConverter, Step, load_mapping
+from .mapping import ENGINE_FIELDS, LOGIN_GUARDED_FIELDS, VERSION_FIELD, FieldRule, Mapping, MappingError, RowConverter, Step, load_mapping
 from .parsing import BadValue
 from .sources import ExportError, ExportSource
 
@@ -422,6 +422,38 @@ def _unique_sets(model: type[models.Model]) -> list[tuple[str, ...]]:
     return sets
 
 
+NEW_IDS = "dp_import_new"  # the CRM ids a step creates, while guarded self-links are set
+
+
+def _guard(step: Step, table: str) -> str | None:
+    """SQL true for an existing row whose guarded fields an import may change (see
+    mapping.LOGIN_GUARDED_FIELDS): a person who cannot log in (imported people get the unusable
+    password '!'; Django's unusable passwords start with it too), a team this import created."""
+    if step.target == "user":
+        return f"{table}.{_quote('password')} LIKE '!%%'"
+    if step.target == "team":
+        return f"{table}.crm_id IN (SELECT crm_id FROM {NEW_IDS})"
+    return None
+
+
+def _count_kept(cursor, step: Step, table: str, joins: list[str], diffs: list[str], result: StepResult) -> None:
+    """Count (and name, for people) the existing records whose guarded fields the export would
+    change but the import keeps, so the summary tells the admin what to look at."""
+    if not diffs:
+        return
+    guard = _guard(step, "t")
+    cursor.execute(
+        f"SELECT t.crm_id FROM {STAGE} s JOIN {table} t ON t.crm_id = s.crm_id {' '.join(joins)} "
+        f"WHERE s.reject IS NULL AND NOT ({guard}) AND ({' OR '.join(diffs)})"
+    )
+    kept = [row[0] for row in cursor.fetchall()]
+    if kept:
+        names = sorted(LOGIN_GUARDED_FIELDS[step.target] & {r.name for r in step.rules})
+        who = "people who log in to dealpilot" if step.target == "user" else "teams that already existed"
+        result.notes[f"kept the {', '.join(names)} of {who} (an admin changes those in Admin; "
+                     f"first: {', '.join(kept[:5])})"] = len(kept)
+
+
 def _upsert(cursor, step: Step, dialect: _Dialect, result: StepResult) -> None:
     model = step.model
     table = _quote(model._meta.db_table)
@@ -429,6 +461,13 @@ def _upsert(cursor, step: Step, dialect: _Dialect, result: StepResult) -> None:
     direct = [r for r in step.rules if not (r.kind == "link" and r.link_model is model)]
     self_links = [r for r in step.rules if r.kind == "link" and r.link_model is model]
     mapped = {r.name for r in step.rules}
+    guarded = LOGIN_GUARDED_FIELDS.get(step.target, frozenset()) & mapped
+    guard = _guard(step, table) if guarded else None
+    guarded_cols, kept_diffs, kept_joins = set(), [], []
+    if guarded and step.target == "team":
+        cursor.execute(f"DROP TABLE IF EXISTS {NEW_IDS}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {NEW_IDS} AS SELECT s.crm_id FROM {STAGE} s WHERE s.reject IS NULL "
+                       f"AND NOT EXISTS (SELECT 1 FROM {table} t WHERE t.crm_id = s.crm_id)")
 
     insert_cols, select_exprs, params, joins = [], [], [], []
     for i, rule in enumerate(direct):
@@ -441,6 +480,16 @@ def _upsert(cursor, step: Step, dialect: _Dialect, result: StepResult) -> None:
             select_exprs.append(dialect.json_expr(f"s.{_quote(rule.name)}"))
         else:
             select_exprs.append(f"s.{_quote(rule.name)}")
+        if rule.name in guarded:
+            guarded_cols.add(model_field.column)
+            kept_diffs.append(f"t.{_quote(model_field.column)} IS DISTINCT FROM {select_exprs[-1]}")
+            if rule.kind == "link":
+                kept_joins.append(joins[-1])
+    for rule in self_links:
+        if rule.name in guarded:
+            kept_joins.append(f"LEFT JOIN {table} p_{rule.name} ON p_{rule.name}.crm_id = s.{_quote(rule.name)}")
+            kept_diffs.append(f"t.{_quote(field_of[rule.name].column)} IS DISTINCT FROM p_{rule.name}.id")
+    _count_kept(cursor, step, table, kept_joins, kept_diffs, result)
     update_cols = list(insert_cols)
     now = dialect.now()
     for model_field in model._meta.concrete_fields:
@@ -464,8 +513,17 @@ def _upsert(cursor, step: Step, dialect: _Dialect, result: StepResult) -> None:
         f"SELECT COUNT(*) FROM {STAGE} s WHERE s.reject IS NULL AND NOT EXISTS (SELECT 1 FROM {table} t WHERE t.crm_id = s.crm_id)"
     )
     created = cursor.fetchone()[0]
-    changed = " OR ".join(f"{table}.{_quote(c)} IS DISTINCT FROM excluded.{_quote(c)}" for c in update_cols if c != "crm_id")
-    set_list = [f"{_quote(c)} = excluded.{_quote(c)}" for c in update_cols if c != "crm_id"]
+    def differs(c: str) -> str:
+        test = f"{table}.{_quote(c)} IS DISTINCT FROM excluded.{_quote(c)}"
+        return f"({guard} AND {test})" if c in guarded_cols else test
+
+    def new_value(c: str) -> str:
+        if c in guarded_cols:
+            return f"CASE WHEN {guard} THEN excluded.{_quote(c)} ELSE {table}.{_quote(c)} END"
+        return f"excluded.{_quote(c)}"
+
+    changed = " OR ".join(differs(c) for c in update_cols if c != "crm_id")
+    set_list = [f"{_quote(c)} = {new_value(c)}" for c in update_cols if c != "crm_id"]
     if any(f.name == "updated_at" for f in model._meta.concrete_fields):
         set_list.append(f"{_quote('updated_at')} = excluded.{_quote('updated_at')}")
     if any(f.name == VERSION_FIELD for f in model._meta.concrete_fields):
@@ -487,11 +545,14 @@ def _upsert(cursor, step: Step, dialect: _Dialect, result: StepResult) -> None:
 
     for rule in self_links:
         col = _quote(field_of[rule.name].column)
+        only_guarded = f" AND {guard}" if rule.name in guarded else ""
         cursor.execute(
             f"UPDATE {table} SET {col} = x.parent_pk FROM (SELECT s.crm_id AS child, p.id AS parent_pk FROM {STAGE} s "
             f"LEFT JOIN {table} p ON p.crm_id = s.{_quote(rule.name)} WHERE s.reject IS NULL) AS x "
-            f"WHERE {table}.crm_id = x.child AND {table}.{col} IS DISTINCT FROM x.parent_pk"
+            f"WHERE {table}.crm_id = x.child AND {table}.{col} IS DISTINCT FROM x.parent_pk{only_guarded}"
         )
+    if guarded and step.target == "team":
+        cursor.execute(f"DROP TABLE {NEW_IDS}")
 
 
 def _count_in_recycle_bin(cursor, model: type[models.Model], table: str) -> int:

@@ -55,6 +55,49 @@ TARGETS: dict[str, type[models.Model]] = {
 
 MAX_INT = 2_147_483_647  # the largest value of an integer column on every database
 
+# What a mapping may write, per target: the CRM's own data and nothing else. A field that is not
+# listed (privileges, login identity, dealpilot's own bookkeeping such as the recycle bin) is
+# refused by name before any file is read. A new model field is refused until it is listed here
+# (tests/imports/test_import_privileges.py classifies every field of every target).
+IMPORTABLE_FIELDS: dict[str, frozenset[str]] = {
+    "team": frozenset({"crm_id", "extra", "name", "parent"}),
+    "user": frozenset({"crm_id", "extra", "username", "first_name", "last_name", "full_name", "email",
+                       "is_active", "team", "manager"}),
+    "account": frozenset({"crm_id", "extra", "name", "industry", "employees", "size", "region", "country",
+                          "annual_revenue", "currency", "parent", "owner"}),
+    "plan_unit": frozenset({"crm_id", "extra", "account", "name"}),
+    "contact": frozenset({"crm_id", "extra", "account", "plan_unit", "first_name", "last_name", "title", "email",
+                          "phone", "reports_to", "owner", "has_left"}),
+    "product": frozenset({"crm_id", "extra", "name", "code", "family", "list_price", "is_active"}),
+    "opportunity": frozenset({"crm_id", "extra", "name", "account", "owner", "stage", "amount", "currency",
+                              "created_date", "close_date", "is_closed", "is_won", "source", "source_detail",
+                              "probability", "forecast_category", "lost_reason", "description"}),
+    "line_item": frozenset({"crm_id", "extra", "opportunity", "product", "quantity", "unit_price", "total_price"}),
+    "stage_history": frozenset({"crm_id", "extra", "opportunity", "stage", "amount", "close_date", "probability",
+                                "changed_at", "changed_by"}),
+    "contact_role": frozenset({"crm_id", "extra", "opportunity", "contact", "role", "role_detail", "is_primary"}),
+    "activity": frozenset({"crm_id", "extra", "kind", "direction", "activity_date", "subject", "status", "owner",
+                           "account", "contact", "opportunity"}),
+    "target": frozenset({"crm_id", "extra", "owner", "period_start", "period_end", "amount", "currency"}),
+}
+
+AFTER_HOOKS = frozenset({"infer_roles"})  # what a step may run when it is done (engine.AFTER_STEP)
+
+# A person's fields that grant rights or identify a login: never from an import, whatever the mapping says.
+# Roles and rights are an admin's (Admin > Users, recorded in the user's field history); an import
+# infers roles only for people who do not log in (`after: infer_roles`).
+PRIVILEGE_FIELDS = frozenset({"is_staff", "is_superuser", "password", "groups", "user_permissions", "last_login",
+                              "date_joined", "role"})
+
+# Fields an import sets only on records that grant nobody anything yet: a person's login name,
+# e-mail (password resets), active flag, team and manager (who sees whose deals) change by import
+# only for people who cannot log in to dealpilot; a team's place in the hierarchy only when the
+# import creates the team. Otherwise the record keeps its value and the import says so.
+LOGIN_GUARDED_FIELDS: dict[str, frozenset[str]] = {
+    "user": frozenset({"username", "email", "is_active", "team", "manager"}),
+    "team": frozenset({"parent"}),
+}
+
 # Columns the engine fills itself: never mapped, never updated from an export. `version`
 # (optimistic concurrency) starts at 1 and is bumped by every import that changes the record.
 ENGINE_FIELDS = {"id", "created_at", "updated_at", "version"}
@@ -210,11 +253,26 @@ def is_required(model_field: models.Field) -> bool:
     return not model_field.null and not model_field.blank and not model_field.has_default()
 
 
-def _compile_rule(model: type[models.Model], name: str, spec: Any, where: str) -> FieldRule:
-    try:
-        model_field = model._meta.get_field(name)
-    except Exception:
-        raise MappingError(f"{where}: {model.__name__} has no field {name!r}") from None
+def check_importable(target: str, name: str, where: str) -> None:
+    """Refuse a field an import must not write, naming it and saying why."""
+    if target == "user" and name in PRIVILEGE_FIELDS:
+        raise MappingError(
+            f"{where}: {target} field {name!r} cannot be set by an import: it grants rights or identifies a login. "
+            f"An admin changes it (Admin > Users), and the change is recorded in the person's history"
+        )
+    if name not in IMPORTABLE_FIELDS[target]:
+        model = TARGETS[target]
+        if not any(f.name == name for f in model._meta.get_fields()):
+            raise MappingError(f"{where}: {model.__name__} has no field {name!r}")
+        raise MappingError(
+            f"{where}: {target} field {name!r} cannot be set by an import; "
+            f"importable fields of {target}: {', '.join(sorted(IMPORTABLE_FIELDS[target]))}"
+        )
+
+
+def _compile_rule(target: str, model: type[models.Model], name: str, spec: Any, where: str) -> FieldRule:
+    check_importable(target, name, where)
+    model_field = model._meta.get_field(name)
     if name in ENGINE_FIELDS or not model_field.concrete or model_field.many_to_many:
         raise MappingError(f"{where}: {name!r} cannot be set by an import")
     if isinstance(spec, str):
@@ -276,6 +334,13 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
+def parse_mapping_text(text: str, origin: str = "mapping") -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise MappingError(f"{origin} is not valid YAML: {exc}") from None
+
+
 def load_mapping(source: Path | str | dict) -> Mapping:
     """Read and check a mapping; every mistake is reported before any data is read."""
     if isinstance(source, dict):
@@ -286,11 +351,12 @@ def load_mapping(source: Path | str | dict) -> Mapping:
             path = MAPPINGS_DIR / f"{source}.yaml"
         origin = path.name
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise MappingError(f"mapping file {path} not found") from None
-        except yaml.YAMLError as exc:
-            raise MappingError(f"{origin} is not valid YAML: {exc}") from None
+        except UnicodeDecodeError:
+            raise MappingError(f"{origin} is not UTF-8 text") from None
+        doc = parse_mapping_text(text, origin)
     if not isinstance(doc, dict) or not isinstance(doc.get("steps"), list) or not doc["steps"]:
         raise MappingError(f"{origin}: a mapping needs a non-empty list of steps")
     date_order = str(doc.get("date_order", "MDY")).upper()
@@ -308,10 +374,10 @@ def load_mapping(source: Path | str | dict) -> Mapping:
         fields_spec = raw.get("fields")
         if not isinstance(fields_spec, dict) or "crm_id" not in fields_spec:
             raise MappingError(f"{where}: fields must include crm_id (the CRM's own id, which imports upsert by)")
-        rules = [_compile_rule(model, name, spec, where) for name, spec in fields_spec.items()]
+        rules = [_compile_rule(target, model, str(name), spec, where) for name, spec in fields_spec.items()]
         mapped = {r.name for r in rules}
         missing = [f.name for f in model._meta.concrete_fields
-                   if f.name not in mapped and f.name not in ENGINE_FIELDS and is_required(f) and f.name != "password"]
+                   if f.name not in mapped and f.name in IMPORTABLE_FIELDS[target] and is_required(f)]
         if missing:
             raise MappingError(f"{where}: {target} needs field(s) {missing}")
         steps.append(Step(
@@ -321,6 +387,8 @@ def load_mapping(source: Path | str | dict) -> Mapping:
             label=str(raw.get("label") or f"{target.replace('_', ' ')}s"),
             explode=raw.get("explode"),
         ))
+        if unknown_hooks := [h for h in steps[-1].after if h not in AFTER_HOOKS]:
+            raise MappingError(f"{where}: unknown after: {unknown_hooks}; known: {sorted(AFTER_HOOKS)}")
         if not steps[-1].files:
             raise MappingError(f"{where}: file is missing")
     return Mapping(name=str(doc.get("name", origin)), steps=steps, date_order=date_order,

@@ -18,6 +18,7 @@ from dealpilot.web.access import leader_required
 from dealpilot.web.uploads import UploadLimitHandler, new_upload_folder, save_upload
 
 from . import progress, services
+from .mapping import MappingError, load_mapping, parse_mapping_text
 from .models import ImportRun
 
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3  # 2 GB; settings.DEALPILOT_IMPORT_MAX_UPLOAD_BYTES overrides
@@ -76,7 +77,23 @@ class ImportForm(forms.Form):
                 self.add_error("mapping", "The mapping must be a .yaml or .yml file.")
             elif mapping.size > MAX_MAPPING_BYTES:
                 self.add_error("mapping", "The mapping file is too large.")
+            elif kind == "csv":
+                self._check_mapping(mapping)
         return data
+
+    def _check_mapping(self, mapping) -> None:
+        """Refuse a wrong mapping (a privilege field, an unknown column rule...) on the form, before
+        anything is saved or read, with the mapping's own error message."""
+        try:
+            mapping.seek(0)
+            text = mapping.read().decode("utf-8")
+            load_mapping(parse_mapping_text(text, Path(mapping.name).name) or {})
+        except UnicodeDecodeError:
+            self.add_error("mapping", "The mapping must be UTF-8 text.")
+        except MappingError as exc:
+            self.add_error("mapping", str(exc))
+        finally:
+            mapping.seek(0)
 
 
 def _index_page(request, form: ImportForm, status: int = 200):
