@@ -82,8 +82,9 @@ def test_a_deleted_opportunity_is_gone_everywhere_and_comes_back_whole(org, engi
 
     assert restored.status_code == 200, restored.content
     assert restored.json()["url"] == f"/opportunities/{deal.pk}/"
+    # everything as it was, but for a new version (two: the delete and the restore; older forms are stale)
     assert {k: v for k, v in Opportunity.objects.filter(pk=deal.pk).values().get().items() if k != "updated_at"} == \
-        {k: v for k, v in fields_before.items() if k != "updated_at"}
+        {k: v for k, v in fields_before.items() if k != "updated_at"} | {"version": fields_before["version"] + 2}
     detail = client_for(rep).get(f"/api/crm/opportunities/{deal.pk}").json()
     assert [li["quantity"] for li in detail["line_items"]] == ["3.00"]
     assert [s["stage"] for s in detail["stage_history"]][:1] == ["Proposal"]
@@ -267,3 +268,23 @@ def test_an_import_updates_a_deleted_opportunity_but_keeps_it_in_the_bin(tmp_pat
     stored = Opportunity.all_objects.get(crm_id="006000000000003AAA")
     assert (stored.pk, stored.amount, stored.deleted_at is not None) == (deal.pk, Decimal("80000"), True)
     assert not Opportunity.objects.filter(crm_id="006000000000003AAA").exists()
+
+
+@pytest.mark.parametrize("kind", ["opportunity", "plan", "content"])
+def test_going_to_the_bin_and_back_gives_a_new_version_so_a_stale_edit_is_refused(org, kind):
+    from dealpilot.concurrency import StaleWrite, save_if_current
+
+    if kind == "opportunity":
+        record = org.opportunities["rep_emea"][0]
+    elif kind == "plan":
+        record = planning.create_plan(org.rep_emea, org.accounts["rep_emea"].pk, title="Grow EMEA")
+    else:
+        record = ContentModule.objects.create(title="Battlecard", kind="battlecard", status="published", owner=org.enablement)
+    model = type(record)
+    loaded = model.all_objects.get(pk=record.pk).version
+    deleted = bin_services.move_to_bin(org.admin, kind, record.pk)
+    assert deleted.version == loaded + 1
+    restored = bin_services.restore(org.admin, kind, record.pk)
+    assert restored.version == loaded + 2
+    with pytest.raises(StaleWrite):  # the form opened before the delete
+        save_if_current(model.objects.filter(pk=record.pk), loaded)

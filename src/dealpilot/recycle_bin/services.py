@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .registry import KINDS, BinKind
@@ -56,8 +57,20 @@ def move_to_bin(user, kind: str, pk: int) -> models.Model:
         if record is None:
             raise NotFound(f"{entry.label} {pk} not found")
         record.deleted_at, record.deleted_by = timezone.now(), user
-        record.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+        _save_with_new_version(record)
     return record
+
+
+def _save_with_new_version(record: models.Model) -> None:
+    """Going to the bin and coming back are changes: a record with a version gets a new one, so an
+    edit form opened before the delete (or restore) is refused as stale instead of writing over it."""
+    fields = ["deleted_at", "deleted_by", "updated_at"]
+    if any(f.name == "version" for f in record._meta.concrete_fields):
+        record.version = F("version") + 1
+        fields.append("version")
+    record.save(update_fields=fields)
+    if "version" in fields:
+        record.refresh_from_db(fields=["version"])
 
 
 def restore(user, kind: str, pk: int, now: datetime | None = None) -> models.Model:
@@ -73,7 +86,7 @@ def restore(user, kind: str, pk: int, now: datetime | None = None) -> models.Mod
                 f"{entry.label} {pk} was deleted on {record.deleted_at:%Y-%m-%d}; the recycle bin keeps records "
                 f"{settings.RECYCLE_BIN_DAYS} days, so it can no longer be restored")
         record.deleted_at, record.deleted_by = None, None
-        record.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+        _save_with_new_version(record)
     return record
 
 
