@@ -1,5 +1,6 @@
 """The cadence pages: who may open which (404 for what is not theirs), and the write flows."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -96,8 +97,8 @@ def test_post_routes_per_role(client, org, emea_cadence, viewer):
 @pytest.mark.parametrize("viewer", VIEWERS)
 def test_feed_token_and_coaching_posts_per_role(client, org, emea_cadence, viewer):
     login(client, org, viewer)
-    for name in ("cadence:feeds_regenerate", "cadence:feeds_revoke"):
-        expected = "login" if viewer == "anonymous" else (302 if READERS[viewer] == 200 else 404)
+    for name, done in (("cadence:feeds_regenerate", 200), ("cadence:feeds_revoke", 302)):  # made: shown once, on the answer
+        expected = "login" if viewer == "anonymous" else (done if READERS[viewer] == 200 else 404)
         assert status_of(client.post(reverse(name)), viewer) == expected
     response = client.post(reverse("cadence:coaching"), {"rep": org.rep_dach.pk, "held_on": timezone.localdate().isoformat(),
                                                          "topic": "activity", "minutes": 30})
@@ -196,10 +197,12 @@ def test_occurrence_page_records_the_meeting_and_notes_per_deal(client, org, eme
 def test_feeds_page_token_and_ics_responses(client, org, emea_cadence):
     client.force_login(org.rep_emea)
     assert "Make my feed addresses" in client.get(reverse("cadence:feeds")).content.decode()
-    client.post(reverse("cadence:feeds_regenerate"))
-    token = org.rep_emea.cadence_feed_token.token
+    made = client.post(reverse("cadence:feeds_regenerate"))
+    assert made.status_code == 200 and "shown only this once" in made.content.decode()
+    token = re.search(r"/cadence/feed/([\w-]{40,})/me\.ics", made.content.decode()).group(1)
     html = client.get(reverse("cadence:feeds")).content.decode()
-    assert f"/cadence/feed/{token}/me.ics" in html
+    assert token not in html and "/me.ics" not in html  # shown once: only its hash is kept
+    assert "You made feed addresses on" in html
     client.logout()  # calendar clients cannot log in
     response = client.get(reverse("cadence:feed_person", args=[token]))
     assert response.status_code == 200 and response["Content-Type"].startswith("text/calendar")
@@ -221,7 +224,7 @@ def test_feeds_page_token_and_ics_responses(client, org, emea_cadence):
 
 
 def test_feed_of_a_deactivated_user_is_gone(client, org, emea_cadence):
-    token = services.regenerate_feed_token(org.rep_emea).token
+    _, token = services.regenerate_feed_token(org.rep_emea)
     org.rep_emea.is_active = False
     org.rep_emea.save()
     assert client.get(reverse("cadence:feed_person", args=[token])).status_code == 404

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from dealpilot.cadence import selectors, services
 from dealpilot.cadence.models import (
+    FeedToken,
     Cadence,
     CoachingSession,
     DealNote,
@@ -234,9 +235,12 @@ def test_week_meetings_for_the_manager(org, emea_cadence):
 
 
 def test_feed_tokens_regenerate_and_revoke(org):
-    first = services.regenerate_feed_token(org.rep_emea).token
+    record, first = services.regenerate_feed_token(org.rep_emea)
     assert selectors.user_for_token(first) == org.rep_emea
-    second = services.regenerate_feed_token(org.rep_emea).token
+    # only a hash is stored: the database alone does not open anyone's calendar
+    assert first not in str(FeedToken.objects.filter(pk=record.pk).values().get())
+    assert selectors.user_for_token(record.key_hash) is None
+    _, second = services.regenerate_feed_token(org.rep_emea)
     assert second != first and selectors.user_for_token(first) is None
     services.revoke_feed_token(org.rep_emea)
     assert selectors.user_for_token(second) is None

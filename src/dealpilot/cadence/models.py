@@ -9,6 +9,7 @@ calendar feed and the adherence report can tell planned from recorded.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from django.conf import settings
@@ -207,10 +208,17 @@ def new_feed_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def hash_feed_token(raw: str) -> str:
+    """What is stored of a feed secret: its SHA-256 (the secret is 256 random bits, so no salt or
+    slow hash is needed to make a stolen database useless for reading anyone's calendar)."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
 class FeedToken(models.Model):
-    """The secret in a person's calendar-feed URLs (calendar clients cannot log in).
-    Regenerating replaces it, which breaks every URL with the old one; revoking deletes it."""
+    """The secret in a person's calendar-feed URLs (calendar clients cannot log in). Only its hash
+    is stored; the URLs are shown once, when made. Regenerating replaces it, which breaks every URL
+    with the old one; revoking deletes it."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cadence_feed_token")
-    token = models.CharField(max_length=64, unique=True, default=new_feed_token)
+    key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now=True)

@@ -22,6 +22,7 @@ from .models import (
     Cadence,
     CoachingSession,
     FeedToken,
+    hash_feed_token,
     Meeting,
     MeetingType,
     OccurrenceStatus,
@@ -81,7 +82,7 @@ def feed_token(user: User) -> FeedToken | None:
 
 
 def user_for_token(token: str) -> User | None:
-    found = FeedToken.objects.filter(token=token).select_related("user").first()
+    found = FeedToken.objects.filter(key_hash=hash_feed_token(token)).select_related("user").first()
     if found is None or not found.user.is_active:
         return None
     return found.user

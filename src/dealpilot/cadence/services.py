@@ -26,6 +26,7 @@ from .models import (
     Occurrence,
     OccurrenceStatus,
     Weekday,
+    hash_feed_token,
     new_feed_token,
 )
 from .recurrence import is_scheduled_start, valid_time_zone
@@ -333,13 +334,12 @@ def log_coaching(*, by: User, rep_id: int, held_on: date, topic: str, minutes: i
 # ---- calendar feed tokens ------------------------------------------------------------------------
 
 
-def regenerate_feed_token(user: User) -> FeedToken:
-    """A new secret for the user's feeds; every URL with the old one stops working."""
-    token, created = FeedToken.objects.get_or_create(user=user)
-    if not created:
-        token.token = new_feed_token()
-        token.save()
-    return token
+def regenerate_feed_token(user: User) -> tuple[FeedToken, str]:
+    """A new secret for the user's feeds; every URL with the old one stops working. Returns the
+    record and the secret itself, which is not stored (only its hash): show it once."""
+    raw = new_feed_token()
+    token, _ = FeedToken.objects.update_or_create(user=user, defaults={"key_hash": hash_feed_token(raw)})
+    return token, raw
 
 
 def revoke_feed_token(user: User) -> None:

@@ -250,26 +250,33 @@ def deal_note(request, meeting_id: int, key: str):
 # ---- calendar feeds ------------------------------------------------------------------------------
 
 
-@login_required
-def feeds(request):
-    _readers_only(request.user)
+def _feeds_page(request, raw: str | None = None):
+    """The feeds page; the addresses themselves only right after they are made (`raw`): only the
+    secret's hash is kept, so they cannot be shown again."""
     token = selectors.feed_token(request.user)
     teams = list(access.readable_teams(request.user).filter(cadence__isnull=False).order_by("name"))
     base = request.build_absolute_uri("/").rstrip("/")
     return render(request, "cadence/feeds.html", {
-        "token": token, "teams": teams,
-        "person_url": base + reverse("cadence:feed_person", args=[token.token]) if token else "",
-        "team_urls": [(t, base + reverse("cadence:feed_team", args=[token.token, t.pk])) for t in teams] if token else [],
+        "token": token, "teams": teams, "just_made": raw is not None,
+        "person_url": base + reverse("cadence:feed_person", args=[raw]) if raw else "",
+        "team_urls": [(t, base + reverse("cadence:feed_team", args=[raw, t.pk])) for t in teams] if raw else [],
     })
+
+
+@login_required
+def feeds(request):
+    _readers_only(request.user)
+    return _feeds_page(request)
 
 
 @login_required
 @require_POST
 def feeds_regenerate(request):
     _readers_only(request.user)
-    services.regenerate_feed_token(request.user)
-    messages.success(request, "New feed addresses made; the old ones no longer work.")
-    return redirect("cadence:feeds")
+    _, raw = services.regenerate_feed_token(request.user)
+    messages.success(request, "New feed addresses made; the old ones no longer work. Copy them now: "
+                              "they are shown only this once.")
+    return _feeds_page(request, raw)
 
 
 @login_required
