@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",  # field history records who made a change
     "dealpilot.middleware.RefuseNulCharacters",  # the API's text never holds NUL (PostgreSQL cannot store it)
+    "dealpilot.crm.visibility.TeamTreePerRequest",  # the team tree read once per request, not at every scope check
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into its answer
 ]
 

@@ -15,6 +15,14 @@ class CrmConfig(AppConfig):
         user_logged_in.disconnect(update_last_login, dispatch_uid="update_last_login")
         user_logged_in.connect(_store_last_login, dispatch_uid="dealpilot_store_last_login")
 
+        from django.db.models.signals import post_delete, post_save
+
+        from .models import Team
+        from .visibility import forget_team_tree
+
+        post_save.connect(forget_team_tree, sender=Team, dispatch_uid="dealpilot_team_tree_saved")
+        post_delete.connect(forget_team_tree, sender=Team, dispatch_uid="dealpilot_team_tree_deleted")
+
 
 def _store_last_login(sender, user, **kwargs) -> None:
     from django.utils import timezone

@@ -13,6 +13,7 @@ Each queryset has `visible_to(user)`; views, API, CLI and reports list records o
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from django.db import models
@@ -29,15 +30,52 @@ OPPORTUNITY_NOT_IN_BIN = Q(opportunity__deleted_at__isnull=True)
 ACTIVITY_NOT_IN_BIN = Q(opportunity__isnull=True) | Q(opportunity__deleted_at__isnull=True)
 
 
-def team_subtree_ids(team_id: int | None) -> set[int]:
-    """The team and every team below it (teams are few, so walk them in memory)."""
+# The team tree, read once per web request (TeamTreePerRequest) instead of at every scope check: a
+# manager's page asks for it several times (lists, charts, agendas). Outside a request (CLI, tasks)
+# nothing is kept. A team saved or deleted through the ORM, or written by an import, clears it.
+_team_tree: ContextVar[dict | None] = ContextVar("dealpilot_team_tree", default=None)
+
+
+def _team_children() -> dict[int | None, list[int]]:
     from .models import Team
 
-    if team_id is None:
-        return set()
+    memo = _team_tree.get()
+    if memo is not None and "children" in memo:
+        return memo["children"]
     children: dict[int | None, list[int]] = {}
     for tid, parent_id in Team.objects.values_list("id", "parent_id"):
         children.setdefault(parent_id, []).append(tid)
+    if memo is not None:
+        memo["children"] = children
+    return children
+
+
+def forget_team_tree(*args, **kwargs) -> None:
+    """The teams changed: the next scope check reads them again (a signal receiver, and for imports)."""
+    memo = _team_tree.get()
+    if memo is not None:
+        memo.clear()
+
+
+class TeamTreePerRequest:
+    """Middleware: one read of the team tree per request, whatever the page asks."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = _team_tree.set({})
+        try:
+            return self.get_response(request)
+        finally:
+            _team_tree.reset(token)
+
+
+def team_subtree_ids(team_id: int | None) -> set[int]:
+    """The team and every team below it (teams are few, so walk them in memory)."""
+    if team_id is None:
+        return set()
+    children = _team_children()
     found, todo = set(), [team_id]
     while todo:
         tid = todo.pop()

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone as dj_timezone
 
+from dealpilot.crm.visibility import forget_team_tree
 from dealpilot.exports import safe_cell
 
 from .mapping import ENGINE_FIELDS, LOGIN_GUARDED_FIELDS, VERSION_FIELD, FieldRule, Mapping, MappingError, RowConverter, Step, load_mapping
@@ -318,6 +319,8 @@ def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, enc
                 step_rejects.append(Rejection(display, row_no, crm_id or "", reason))
         _upsert(cursor, step, dialect, result)
         cursor.execute(f"DROP TABLE {STAGE}")
+    if step.target == "team":
+        forget_team_tree()  # written with SQL: no signal tells the request's copy of the tree
     for hook in step.after:
         AFTER_STEP[hook]()
     result.rejected = len(step_rejects)
