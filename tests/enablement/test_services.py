@@ -84,7 +84,8 @@ def test_uploaded_files_are_checked_and_their_text_is_searchable(org, name, make
     module = services.save_module(org.enablement, fields={"title": "With a file", "kind": "case_study", "status": "published"},
                                   upload=(name, make("Predictive maintenance halves turbine downtime")))
     assert module.file_type == name.rsplit(".", 1)[1] and module.file_size > 0
-    assert "turbine downtime" in module.extracted_text
+    module.refresh_from_db()  # read by the task (inline in the tests)
+    assert module.text_status == "ready" and "turbine downtime" in module.extracted_text
     assert [m.pk for m in selectors.library(org.rep_emea, q="turbine")] == [module.pk]
 
 
@@ -111,6 +112,69 @@ def test_uploads_that_are_not_what_they_claim_are_refused(org, name, data, messa
         services.save_module(org.enablement, fields={"title": "Bad file", "kind": "template"}, upload=(name, data))
     assert message in " ".join(exc.value.messages)
     assert not ContentModule.objects.exists()
+
+
+def _bomb_docx(unpacked_bytes: int) -> bytes:
+    """A real Word package whose document part unpacks to `unpacked_bytes` of XML (it packs ~1000x)."""
+    run = b"<w:p><w:r><w:t>aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa</w:t></w:r></w:p>"
+    body = run * (unpacked_bytes // len(run))
+    document = (b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>'
+                + body + b"</w:body></w:document>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", b"<Types/>")
+        z.writestr("word/document.xml", document)
+    return out.getvalue()
+
+
+def test_a_docx_that_unpacks_to_far_more_than_it_weighs_is_refused_in_the_request(org):
+    """The attack: a ~40 KB .docx unpacking to 34 MB held a web worker 25 s and 700 MB. The check now
+    counts the real bytes as they stream (not the zip's declared sizes) and stops at 100x the file."""
+    bomb = _bomb_docx(34 * 1024 * 1024)
+    assert len(bomb) < 200 * 1024
+    with pytest.raises(ValidationError, match="unpacks to too much data"):
+        services.save_module(org.enablement, fields={"title": "Bomb", "kind": "template"}, upload=("bomb.docx", bomb))
+    assert not ContentModule.objects.exists()
+
+
+def test_a_zip_whose_headers_lie_about_sizes_is_refused(org):
+    bomb = bytearray(_bomb_docx(2 * 1024 * 1024))
+    # declare the document part as 100 bytes, in the local header and the central directory
+    name = b"word/document.xml"
+    for signature, size_at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        start = 0
+        while (at := bomb.find(signature, start)) != -1:
+            name_at = at + (30 if signature == b"PK\x03\x04" else 46)
+            if bomb[name_at:name_at + len(name)] == name:
+                bomb[at + size_at:at + size_at + 4] = (100).to_bytes(4, "little")
+            start = at + 4
+    with pytest.raises(ValidationError):
+        services.save_module(org.enablement, fields={"title": "Liar", "kind": "template"}, upload=("liar.docx", bytes(bomb)))
+    assert not ContentModule.objects.exists()
+
+
+def test_the_text_is_read_by_the_task_worker_not_in_the_request(org, monkeypatch):
+    from dealpilot.enablement.tasks import extract_module_text
+
+    queued = []
+    monkeypatch.setattr(services, "extract_module_text", type("Queue", (), {"enqueue": staticmethod(lambda *a: queued.append(a))}))
+    module = services.save_module(org.enablement, fields={"title": "Study", "kind": "case_study", "status": "published"},
+                                  upload=("study.docx", docx_bytes("Grid operators cut outages")))
+    module.refresh_from_db()
+    assert (module.text_status, module.extracted_text) == ("pending", "")  # nothing read in the request
+    assert queued == [(module.pk, module.file.name)]
+
+    assert extract_module_text.call(*queued[0]) == "ready"
+    module.refresh_from_db()
+    assert module.text_status == "ready" and module.extracted_text == "Grid operators cut outages"
+    assert module.version == 1  # derived data: an editor's form stays current
+
+
+def test_a_file_that_cannot_be_read_says_so_on_the_module(org):
+    broken = _zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document><w:body><w:p>unclosed"})
+    module = services.save_module(org.enablement, fields={"title": "Broken", "kind": "template"}, upload=("broken.docx", broken))
+    module.refresh_from_db()
+    assert (module.text_status, module.text_error) == ("failed", "The Word file could not be read.")
 
 
 def test_uploads_over_the_size_limit_are_refused(org, monkeypatch):

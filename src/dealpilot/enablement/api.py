@@ -64,6 +64,7 @@ class ModuleOut(Schema):
     tags: list[TagOut]
     has_file: bool
     file_name: str
+    text_status: str = Field(description="the file's text for search: '' no file, pending (being read), ready, failed")
     updated_at: datetime
 
     @staticmethod

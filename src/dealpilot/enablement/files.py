@@ -1,11 +1,14 @@
 """Uploaded content files: only PDF, DOCX and PPTX, under a size limit, checked to really be what
 their name says (magic bytes and the parts a real Office file has), and read for their text by
-pypdf / python-docx / python-pptx. Nothing in a file is ever executed or served inline."""
+pypdf and a streaming XML reader in the task worker. Nothing in a file is ever executed or served inline."""
 
 from __future__ import annotations
 
 import io
+import re
+import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +17,12 @@ from django.core.exceptions import ValidationError
 from dealpilot.web.uploads import safe_filename
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # 20 MB: decks with images; anything larger belongs in a DAM
-MAX_UNZIPPED_BYTES = 200 * 1024 * 1024  # an Office file that unpacks to more is a zip bomb
+MAX_UNZIPPED_BYTES = 100 * 1024 * 1024  # an Office file that really unpacks to more is a zip bomb
+MAX_UNZIP_RATIO = 100  # unpacked bytes per packed byte: text XML packs ~5-20x, a bomb 1000x and more
+MAX_UNZIP_SECONDS = 5.0
 MAX_PDF_PAGES = 500
 MAX_TEXT_CHARS = 200_000  # enough for search and relevance; keeps rows small
+CHUNK = 64 * 1024
 
 CONTENT_TYPES = {
     "pdf": "application/pdf",
@@ -32,12 +38,12 @@ class CheckedFile:
     name: str
     file_type: str
     size: int
-    text: str
     data: bytes
 
 
 def check_upload(name: str, data: bytes) -> CheckedFile:
-    """Validate an upload and extract its text; raises ValidationError with a message for the user."""
+    """Validate an upload (cheaply: this runs in the web request); raises ValidationError with a
+    message for the user. Its text is read later by the task worker (`extract_text`)."""
     safe = safe_filename(name, default_stem="content")
     file_type = Path(safe).suffix.lower().lstrip(".")
     if file_type not in CONTENT_TYPES:
@@ -49,30 +55,107 @@ def check_upload(name: str, data: bytes) -> CheckedFile:
     if file_type == "pdf":
         if not data.startswith(b"%PDF-"):
             raise ValidationError("The file is not a PDF document.")
-        text = _pdf_text(data)
+        _open_pdf(data)
     else:
         _check_office_package(data, file_type)
-        text = _docx_text(data) if file_type == "docx" else _pptx_text(data)
-    return CheckedFile(name=safe, file_type=file_type, size=len(data), text=" ".join(text.split())[:MAX_TEXT_CHARS], data=data)
+    return CheckedFile(name=safe, file_type=file_type, size=len(data), data=data)
+
+
+def extract_text(file_type: str, data: bytes) -> str:
+    """The text of a checked file, for search and relevance (run by the task worker). Office files
+    are read part by part as streams, under the same unpacking limits as the check."""
+    if file_type == "pdf":
+        text = _pdf_text(data)
+    else:
+        text = _office_text(data, file_type)
+    return " ".join(text.split())[:MAX_TEXT_CHARS]
+
+
+class _UnpackBudget:
+    """What unpacking one Office file may cost: bytes (absolute and per packed byte) and time. The
+    zip's own declared sizes are not trusted: the real bytes are counted as they stream."""
+
+    def __init__(self, packed_size: int):
+        self.limit = min(MAX_UNZIPPED_BYTES, max(packed_size, 1) * MAX_UNZIP_RATIO)
+        self.used = 0
+        self.deadline = time.monotonic() + MAX_UNZIP_SECONDS
+
+    def spend(self, n: int) -> None:
+        self.used += n
+        if self.used > self.limit:
+            raise ValidationError("The file unpacks to too much data.")
+        if time.monotonic() > self.deadline:
+            raise ValidationError("The file takes too long to unpack.")
+
+    def stream(self, archive: zipfile.ZipFile, name: str):
+        """The bytes of one part, chunk by chunk, counted against the budget."""
+        with archive.open(name) as part:
+            while chunk := part.read(CHUNK):
+                self.spend(len(chunk))
+                yield chunk
 
 
 def _check_office_package(data: bytes, file_type: str) -> None:
     label = "Word (DOCX)" if file_type == "docx" else "PowerPoint (PPTX)"
+    budget = _UnpackBudget(len(data))
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
-            unzipped = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError):
+            if "[Content_Types].xml" not in names or OFFICE_MAIN_PART[file_type] not in names:
+                raise ValidationError(f"The file is not a {label} document.")
+            if any(n.lower().endswith("vbaproject.bin") for n in names):
+                raise ValidationError("Files with macros are not accepted.")
+            for info in archive.infolist():  # every part really unpacked, counted as it streams
+                for _ in budget.stream(archive, info.filename):
+                    pass
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, zlib.error):
         raise ValidationError(f"The file is not a {label} document.") from None
-    if "[Content_Types].xml" not in names or OFFICE_MAIN_PART[file_type] not in names:
-        raise ValidationError(f"The file is not a {label} document.")
-    if any(n.lower().endswith("vbaproject.bin") for n in names):
-        raise ValidationError("Files with macros are not accepted.")
-    if unzipped > MAX_UNZIPPED_BYTES:
-        raise ValidationError("The file unpacks to too much data.")
 
 
-def _pdf_text(data: bytes) -> str:
+def _office_text(data: bytes, file_type: str) -> str:
+    """The text runs (<w:t>, <a:t>) of the document's parts, read with a streaming XML parser that
+    resolves no entities and fetches nothing, so memory stays flat whatever the file holds."""
+    from lxml import etree
+
+    budget = _UnpackBudget(len(data))
+    if file_type == "docx":
+        pattern, run_tag, block_tag = re.compile(r"word/(document|header\d*|footer\d*)\.xml$"), "t", "p"
+    else:
+        pattern, run_tag, block_tag = re.compile(r"ppt/slides/slide\d+\.xml$"), "t", "p"
+    parts, total = [], 0
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = sorted((n for n in archive.namelist() if pattern.match(n)), key=_natural)
+            for name in names:
+                parser = etree.XMLPullParser(events=("end",), resolve_entities=False, no_network=True, huge_tree=False)
+                for chunk in budget.stream(archive, name):
+                    parser.feed(chunk)
+                    for _, element in parser.read_events():
+                        local = etree.QName(element).localname
+                        if local == run_tag and element.text:
+                            parts.append(element.text)
+                            total += len(element.text)
+                        elif local == block_tag:
+                            parts.append("\n")
+                            element.clear()  # and the paragraphs read before it: memory stays flat
+                            while element.getprevious() is not None:
+                                del element.getparent()[0]
+                    if total > MAX_TEXT_CHARS:
+                        return "".join(parts)
+                parser.close()
+    except ValidationError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, etree.XMLSyntaxError):
+        label = "Word" if file_type == "docx" else "PowerPoint"
+        raise ValidationError(f"The {label} file could not be read.") from None
+    return "".join(parts)
+
+
+def _natural(name: str) -> list:
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+
+def _open_pdf(data: bytes):
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -80,6 +163,19 @@ def _pdf_text(data: bytes) -> str:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise ValidationError("Encrypted PDF files cannot be read for search; upload an unprotected copy.")
+        len(reader.pages)  # the page tree is there (no page is decoded)
+        return reader
+    except ValidationError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError):
+        raise ValidationError("The PDF file could not be read.") from None
+
+
+def _pdf_text(data: bytes) -> str:
+    from pypdf.errors import PdfReadError
+
+    reader = _open_pdf(data)
+    try:
         parts, total = [], 0
         for page in reader.pages[:MAX_PDF_PAGES]:
             chunk = page.extract_text() or ""
@@ -88,36 +184,5 @@ def _pdf_text(data: bytes) -> str:
             if total > MAX_TEXT_CHARS:
                 break
         return "\n".join(parts)
-    except ValidationError:
-        raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError):
         raise ValidationError("The PDF file could not be read.") from None
-
-
-def _docx_text(data: bytes) -> str:
-    import docx
-
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except Exception:  # python-docx raises many kinds on a broken package  # noqa: BLE001
-        raise ValidationError("The Word file could not be read.") from None
-    parts = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            parts.extend(cell.text for cell in row.cells)
-    return "\n".join(parts)
-
-
-def _pptx_text(data: bytes) -> str:
-    import pptx
-
-    try:
-        presentation = pptx.Presentation(io.BytesIO(data))
-    except Exception:  # noqa: BLE001
-        raise ValidationError("The PowerPoint file could not be read.") from None
-    parts = []
-    for slide in presentation.slides:
-        for shape in slide.shapes:
-            if shape.has_text_frame:
-                parts.append(shape.text_frame.text)
-    return "\n".join(parts)

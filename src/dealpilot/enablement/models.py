@@ -79,6 +79,10 @@ class ContentModule(SoftDeletable):
     file_type = models.CharField(max_length=10, blank=True, help_text="pdf, docx or pptx")
     file_size = models.PositiveIntegerField(null=True, blank=True)
     extracted_text = models.TextField(blank=True, help_text="The file's text, for search and relevance")
+    # The text is read by the task worker after the upload (never in the web request).
+    text_status = models.CharField(max_length=10, blank=True, choices=[("", "no file"), ("pending", "being read"),
+                                                                        ("ready", "read"), ("failed", "unreadable")])
+    text_error = models.CharField(max_length=200, blank=True)
     language = models.CharField(max_length=10, default="en")
     status = models.CharField(max_length=10, choices=ContentStatus.choices, default=ContentStatus.DRAFT)
     review_date = models.DateField(null=True, blank=True, help_text="When the content is due for review")
@@ -92,7 +96,8 @@ class ContentModule(SoftDeletable):
     objects = alive_manager(ContentModuleQuerySet)  # hides the recycle bin
     all_objects = ContentModuleQuerySet.as_manager()
     # The file's extracted text is derived from the file (whose name is tracked), and long.
-    history = HistoricalRecords(excluded_fields=["updated_at", "created_at", "extracted_text", "version"])
+    history = HistoricalRecords(excluded_fields=["updated_at", "created_at", "extracted_text", "text_status", "text_error",
+                                                 "version"])
 
     class Meta:
         indexes = [models.Index(fields=["status", "kind"]), models.Index(fields=["updated_at"])]

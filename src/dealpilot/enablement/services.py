@@ -20,6 +20,7 @@ from dealpilot.crm.models import MAX_SAFE_AMOUNT, ContactRole, Opportunity, Role
 from . import fulltext
 from .access import can_author, can_change_settings, can_read
 from .files import check_upload
+from .tasks import extract_module_text
 from .messages import validate_template
 from .models import (
     ContentEvent,
@@ -115,15 +116,18 @@ def save_module(user: User, *, module: ContentModule | None = None, fields: dict
             module.published_at = timezone.now()
         if remove_file and module.file:
             module.file.delete(save=False)
-            module.file_name = module.file_type = module.extracted_text = ""
+            module.file_name = module.file_type = module.extracted_text = module.text_status = module.text_error = ""
             module.file_size = None
         if checked is not None:
             if module.file:
                 module.file.delete(save=False)
             module.file.save(checked.name, ContentFile(checked.data), save=False)
             module.file_name, module.file_type, module.file_size = checked.name, checked.file_type, checked.size
-            module.extracted_text = checked.text
+            module.extracted_text, module.text_status, module.text_error = "", "pending", ""
         module.save()
+        if checked is not None:
+            # In the same transaction: the worker sees the task only once the module is committed.
+            extract_module_text.enqueue(module.pk, module.file.name)
         if authors is not None:
             module.authors.set(authors or [user])
         elif not module.authors.exists():
