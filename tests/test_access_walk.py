@@ -66,7 +66,8 @@ SEGMENT_KINDS = {
     "call-plans": "call_plan", "modules": "module", "knowledge": "knowledge", "teams": "team",
     "meetings": "meeting", "imports": "import_run", "tokens": "api_token",
     # the recycle bin's /{kind}/{id}: its kinds
-    "opportunity": "opportunity", "plan": "plan", "content": "module",
+    "opportunity": "opportunity", "plan": "plan", "content": "module", "account": "account", "contact": "contact",
+    "activity": "activity",
 }
 # Page path parameters that pick a kind rather than an id (the API's carry an enum in the schema):
 # walked with each value.

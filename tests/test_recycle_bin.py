@@ -127,7 +127,7 @@ def test_the_bin_lists_what_the_caller_may_restore(org):
     assert "rep_emea open deal" in page.content.decode() and "Erik Rep" in page.content.decode()
     unknown = client_for(org.rep_emea).post(f"/api/recycle-bin/nonsense/{deal.pk}/restore")
     assert unknown.status_code == 422  # the schema lists the kinds, and the answer says which
-    assert "'opportunity', 'plan' or 'content'" in unknown.json()["detail"][0]["msg"]
+    assert "'opportunity', 'plan', 'content', 'account', 'contact' or 'activity'" in unknown.json()["detail"][0]["msg"]
 
 
 def test_the_page_button_deletes_with_csrf_and_restore_brings_it_back(org):
@@ -180,7 +180,7 @@ def test_purge_deletes_only_what_has_expired(org):
     assert Opportunity.all_objects.filter(pk=old.pk).exists()
 
     done = bin_services.purge_expired()
-    assert done.counts == {"opportunity": 1, "plan": 0, "content": 0}
+    assert done.counts == {"opportunity": 1, "plan": 0, "content": 0, "account": 0, "contact": 0, "activity": 0}
     assert not Opportunity.all_objects.filter(pk=old.pk).exists()
     assert not LineItem.objects.filter(opportunity_id=old.pk).exists()
     assert Opportunity.all_objects.get(pk=recent.pk).deleted_at is not None  # still restorable
@@ -288,3 +288,92 @@ def test_going_to_the_bin_and_back_gives_a_new_version_so_a_stale_edit_is_refuse
     assert restored.version == loaded + 2
     with pytest.raises(StaleWrite):  # the form opened before the delete
         save_if_current(model.objects.filter(pk=record.pk), loaded)
+
+
+# ---- accounts, contacts and activities ----------------------------------------------------------------
+
+
+def test_an_account_goes_with_its_contacts_deals_and_activities_and_comes_back_whole(org):
+    from dealpilot.crm.models import Account, Contact
+
+    account = org.accounts["rep_emea"]
+    contact, call = org.contacts["rep_emea"], org.activities["rep_emea"]
+    deals = {d.pk for d in Opportunity.objects.filter(account=account)}
+    assert len(deals) == 4  # rep_emea's two, manager_emea's own, rep_amer's cross-sell
+    note = make_activity(org.rep_emea, account=account, kind="email", subject="Account-level email")
+    earlier = Contact.objects.create(account=account, last_name="Deleted before", owner=org.rep_emea)
+    bin_services.move_to_bin(org.rep_emea, "contact", earlier.pk)
+
+    # the rep owns the account, but two deals in it are others': refused, nothing moved
+    refused = client_for(org.rep_emea).delete(f"/api/crm/accounts/{account.pk}")
+    assert refused.status_code == 409 and "2 opportunities of people outside your scope" in refused.json()["detail"]
+    assert Account.objects.filter(pk=account.pk).exists() and Opportunity.objects.filter(pk__in=deals).count() == 4
+    assert client_for(org.rep_dach).delete(f"/api/crm/accounts/{account.pk}").status_code == 404
+
+    leader = client_for(org.leader)
+    assert leader.delete(f"/api/crm/accounts/{account.pk}").status_code == 200
+    for path in (f"/api/crm/accounts/{account.pk}", f"/api/crm/contacts/{contact.pk}", f"/api/crm/activities/{call.pk}",
+                 f"/api/crm/activities/{note.pk}", f"/accounts/{account.pk}/",
+                 *(f"/api/crm/opportunities/{pk}" for pk in deals)):
+        assert leader.get(path).status_code == 404, path
+    assert account.pk not in {a["id"] for a in leader.get("/api/crm/accounts").json()["items"]}
+    assert not Activity.objects.filter(pk__in=[call.pk, note.pk]).exists()
+    frames = frames_for(org.leader, "duckdb")
+    assert not {call.pk, note.pk} & {r["id"] for r in frames.run(frames.activities)}
+    # the bin lists what was deleted, not what went with it
+    listed = {(e["kind"], e["id"]) for e in leader.get("/api/recycle-bin").json()["entries"]}
+    assert ("account", account.pk) in listed and ("contact", earlier.pk) in listed
+    assert not {("opportunity", pk) for pk in deals} & listed and ("contact", contact.pk) not in listed
+    one_deal = next(iter(deals))
+    refused = leader.post(f"/api/recycle-bin/opportunity/{one_deal}/restore")
+    assert refused.status_code == 409 and "restore that" in refused.json()["detail"]
+
+    assert leader.post(f"/api/recycle-bin/account/{account.pk}/restore").status_code == 200
+    assert Opportunity.objects.filter(pk__in=deals).count() == 4
+    assert Contact.objects.filter(pk=contact.pk).exists() and Activity.objects.filter(pk__in=[call.pk, note.pk]).count() == 2
+    assert not Contact.objects.filter(pk=earlier.pk).exists()  # deleted on its own before: still in the bin
+    assert leader.get(f"/accounts/{account.pk}/").status_code == 200
+
+
+def test_a_contact_leaves_the_buying_groups_it_was_in_and_comes_back(org):
+    from dealpilot.crm.models import OpportunityContactRole
+
+    contact, deal, call = org.contacts["rep_emea"], org.opportunities["rep_emea"][0], org.activities["rep_emea"]
+    add_contact_role(deal, contact, "champion")
+    rep = client_for(org.rep_emea)
+    assert [r["role"] for r in rep.get(f"/api/crm/opportunities/{deal.pk}").json()["contact_roles"]] == ["champion"]
+    assert client_for(org.rep_amer).delete(f"/api/crm/contacts/{contact.pk}").status_code == 404
+
+    assert rep.delete(f"/api/crm/contacts/{contact.pk}").status_code == 200
+    assert rep.get(f"/api/crm/opportunities/{deal.pk}").json()["contact_roles"] == []
+    assert not OpportunityContactRole.objects.filter(opportunity=deal).exists()
+    assert rep.get(f"/api/crm/activities/{call.pk}").status_code == 404  # its activities went with it
+
+    assert rep.post(f"/api/recycle-bin/contact/{contact.pk}/restore").status_code == 200
+    assert [r["role"] for r in rep.get(f"/api/crm/opportunities/{deal.pk}").json()["contact_roles"]] == ["champion"]
+    assert rep.get(f"/api/crm/activities/{call.pk}").status_code == 200
+
+
+def test_an_activity_is_deleted_by_whoever_sees_it_and_counts_nowhere_meanwhile(org):
+    call = org.activities["rep_emea"]
+    frames = frames_for(org.leader, "duckdb")
+    assert call.pk in {r["id"] for r in frames.run(frames.activities)}
+    for viewer in ("rep_dach", "rep_amer", "manager_amer", "enablement"):
+        assert client_for(org.user(viewer)).delete(f"/api/crm/activities/{call.pk}").status_code == 404, viewer
+    assert client_for(org.manager_emea).delete(f"/api/crm/activities/{call.pk}").status_code == 200
+    frames = frames_for(org.leader, "duckdb")
+    assert call.pk not in {r["id"] for r in frames.run(frames.activities)}
+    entry = next(e for e in client_for(org.rep_emea).get("/api/recycle-bin").json()["entries"] if e["kind"] == "activity")
+    assert entry["title"].startswith("Call on ") and entry["deleted_by"] == "Emil Manager"
+    assert client_for(org.rep_emea).post(f"/api/recycle-bin/activity/{call.pk}/restore").status_code == 200
+    assert Activity.objects.filter(pk=call.pk).exists()
+
+
+def test_the_account_page_has_the_delete_button_for_those_who_may(org):
+    account = org.accounts["rep_dach"]
+    assert 'data-testid="delete-account"' in client_for(org.rep_dach).get(f"/accounts/{account.pk}/").content.decode()
+    assert 'data-testid="delete-account"' not in client_for(org.rep_amer).get(  # sells into it, does not own it
+        f"/accounts/{org.accounts['rep_emea'].pk}/").content.decode()
+    deleted = client_for(org.rep_dach).post(f"/recycle-bin/account/{account.pk}/delete/")
+    assert deleted.status_code == 302 and deleted["Location"] == "/accounts/"
+    assert client_for(org.rep_dach).get(f"/accounts/{account.pk}/").status_code == 404

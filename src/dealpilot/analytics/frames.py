@@ -50,7 +50,7 @@ SOURCES: dict[str, tuple[type[models.Model], tuple[str, ...]]] = {
                                         "close_date", "is_closed", "is_won", "source", "probability", "deleted_at")),
     "line_items": (crm.LineItem, ("id", "opportunity", "product")),
     "stage_history": (crm.StageHistory, ("id", "opportunity", "stage", "amount", "close_date", "probability", "changed_at")),
-    "activities": (crm.Activity, ("id", "kind", "activity_date", "owner", "opportunity")),
+    "activities": (crm.Activity, ("id", "kind", "activity_date", "owner", "opportunity", "deleted_at")),
     "targets": (crm.SalesTarget, ("id", "owner", "period_start", "period_end", "amount")),
 }
 
@@ -545,6 +545,7 @@ def build_frames(engine: str, backend: Any, raw: dict[str, ir.Table], ids: list[
                        changed_on=sh.changed_at.date()))  # the day (UTC), computed once where the frame is kept
 
     act = raw["activities"]
+    act = act.filter(act.deleted_at.isnull())  # an activity in the recycle bin counts nowhere (nor its contact's, account's)
     act = (act.left_join(o_raw, act.opportunity_id == o_raw.id)
            .filter(o_raw.deleted_at.isnull())  # no opportunity, or one not in the recycle bin
            .select(id=act.id, kind=act.kind, activity_date=act.activity_date, opportunity_id=act.opportunity_id,

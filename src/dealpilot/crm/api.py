@@ -349,6 +349,25 @@ def patch_opportunity(request, opportunity_id: int, body: OpportunityPatchIn, re
     return _opportunity_out(request, opportunity, response)
 
 
+@router.delete("/accounts/{account_id}", response={200: BinEntryOut, 404: NotFound, 409: NotFound})
+def delete_account(request, account_id: int):
+    """Move the account to the recycle bin with its contacts, opportunities and activities (its owner's
+    scope may; 409 when it holds opportunities of people outside the caller's scope)."""
+    return deleted_answer(request.user, "account", account_id)
+
+
+@router.delete("/contacts/{contact_id}", response={200: BinEntryOut, 404: NotFound})
+def delete_contact(request, contact_id: int):
+    """Move the contact to the recycle bin with its activities; it leaves the buying groups it was in."""
+    return deleted_answer(request.user, "contact", contact_id)
+
+
+@router.delete("/activities/{activity_id}", response={200: BinEntryOut, 404: NotFound})
+def delete_activity(request, activity_id: int):
+    """Move the activity to the recycle bin (whoever sees it may)."""
+    return deleted_answer(request.user, "activity", activity_id)
+
+
 @router.delete("/opportunities/{opportunity_id}", response={200: BinEntryOut, 404: NotFound})
 def delete_opportunity(request, opportunity_id: int):
     """Move the opportunity to the recycle bin (whoever may edit it may delete it)."""

@@ -117,7 +117,7 @@ class User(AbstractUser):
         return self.is_superuser or self.role in (Role.LEADER, Role.ADMIN)
 
 
-class Account(TimestampedRecord):
+class Account(TimestampedRecord, SoftDeletable):
     name = models.CharField(max_length=255)
     industry = models.CharField(max_length=120, blank=True)
     employees = models.PositiveIntegerField(null=True, blank=True)
@@ -129,7 +129,8 @@ class Account(TimestampedRecord):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="subsidiaries")
     owner = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
 
-    objects = AccountQuerySet.as_manager()
+    objects = alive_manager(AccountQuerySet)  # hides the recycle bin
+    all_objects = AccountQuerySet.as_manager()  # with the bin: restore, purge
     history = HistoricalRecords(excluded_fields=HISTORY_EXCLUDED)
 
     class Meta(TimestampedRecord.Meta):
@@ -154,7 +155,7 @@ class PlanUnit(TimestampedRecord):
         return self.name
 
 
-class Contact(TimestampedRecord):
+class Contact(TimestampedRecord, SoftDeletable):
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="contacts")
     plan_unit = models.ForeignKey(PlanUnit, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
     first_name = models.CharField(max_length=120, blank=True)
@@ -166,7 +167,8 @@ class Contact(TimestampedRecord):
     owner = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
     has_left = models.BooleanField(default=False, help_text="No longer with the account")
 
-    objects = ContactQuerySet.as_manager()
+    objects = alive_manager(ContactQuerySet)  # hides the recycle bin
+    all_objects = ContactQuerySet.as_manager()
     history = HistoricalRecords(excluded_fields=HISTORY_EXCLUDED)
 
     def __str__(self) -> str:
@@ -269,6 +271,11 @@ class StageHistory(TimestampedRecord):
         indexes = [models.Index(fields=["opportunity", "changed_at"])]
 
 
+class ContactRoleManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(contact__deleted_at__isnull=True)
+
+
 class ContactRole(models.TextChoices):
     DECISION_MAKER = "decision_maker", "Decision maker"
     ECONOMIC_BUYER = "economic_buyer", "Economic buyer"
@@ -289,7 +296,8 @@ class OpportunityContactRole(TimestampedRecord):
     role_detail = models.CharField(max_length=120, blank=True, help_text="The CRM's own role text")
     is_primary = models.BooleanField(default=False)
 
-    objects = OpportunityChildQuerySet.as_manager()
+    # a contact in the recycle bin leaves the buying groups it was in (and comes back with its restore)
+    objects = ContactRoleManager.from_queryset(OpportunityChildQuerySet)()
 
 
 class ActivityKind(models.TextChoices):
@@ -305,7 +313,7 @@ class Direction(models.TextChoices):
     UNKNOWN = "", "Unknown"
 
 
-class Activity(TimestampedRecord):
+class Activity(TimestampedRecord, SoftDeletable):
     kind = models.CharField(max_length=10, choices=ActivityKind.choices)
     direction = models.CharField(max_length=10, choices=Direction.choices, blank=True, default=Direction.UNKNOWN)
     activity_date = models.DateField()
@@ -316,7 +324,8 @@ class Activity(TimestampedRecord):
     contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="activities")
     opportunity = models.ForeignKey(Opportunity, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
 
-    objects = ActivityQuerySet.as_manager()
+    objects = alive_manager(ActivityQuerySet)  # hides the recycle bin
+    all_objects = ActivityQuerySet.as_manager()
 
     class Meta(TimestampedRecord.Meta):
         verbose_name_plural = "activities"
@@ -324,6 +333,9 @@ class Activity(TimestampedRecord):
             models.Index(fields=["owner", "activity_date"]),
             models.Index(fields=["opportunity", "activity_date"]),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.activity_date:%Y-%m-%d}" + (f": {self.subject}" if self.subject else "")
 
 
 class SalesTarget(TimestampedRecord):

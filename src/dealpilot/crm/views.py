@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from dealpilot.concurrency import StaleWrite
 
 from dealpilot.history.diffs import history_context
+from dealpilot.recycle_bin.services import may_delete
 from dealpilot.web.access import is_partial
 
 from . import selectors, services
@@ -44,7 +45,8 @@ def account_list(request):
 def account_detail(request, pk: int):
     account = get_object_or_404(Account.objects.visible_to(request.user).select_related("owner"), pk=pk)
     return render(request, "crm/account_detail.html",
-                  {"d": selectors.account_detail(request.user, account), **history_context(account)})
+                  {"d": selectors.account_detail(request.user, account), **history_context(account),
+                   "can_delete": may_delete(request.user, "account", account)})
 
 
 @login_required

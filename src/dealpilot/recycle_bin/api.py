@@ -1,5 +1,5 @@
 """The recycle bin over JSON: what the caller may restore, and restoring it. Deleting is each
-record's own `DELETE` route (opportunities, account plans, content modules)."""
+record's own `DELETE` route (opportunities, accounts, contacts, activities, account plans, content modules)."""
 
 from datetime import datetime
 from typing import Literal
@@ -49,6 +49,8 @@ def deleted_answer(user, kind: str, pk: int) -> dict:
         record = services.move_to_bin(user, kind, pk)
     except services.NotFound as exc:
         raise HttpError(404, str(exc)) from None
+    except services.Refused as exc:
+        raise HttpError(409, str(exc)) from None
     return selectors.bin_entry(kind, record)
 
 
@@ -57,7 +59,7 @@ def list_bin(request):
     return {"retention_days": selectors.retention_days(), "entries": selectors.bin_entries(request.user)}
 
 
-@router.post("/{kind}/{record_id}/restore", response={200: RestoredOut, 404: Message, 410: Message})
+@router.post("/{kind}/{record_id}/restore", response={200: RestoredOut, 404: Message, 409: Message, 410: Message})
 def restore(request, kind: BinKindKey, record_id: int):
     try:
         record = services.restore(request.user, kind, record_id)
@@ -65,4 +67,6 @@ def restore(request, kind: BinKindKey, record_id: int):
         raise HttpError(404, str(exc)) from None
     except services.RestorePeriodOver as exc:
         raise HttpError(410, str(exc)) from None
+    except services.Refused as exc:  # it went to the bin with its account (or contact): restore that
+        raise HttpError(409, str(exc)) from None
     return {"kind": kind, "id": record.pk, "title": str(record), "url": services.kind_of(kind).page_url(record)}

@@ -3,7 +3,12 @@
 Deleting is editing: a sales record may be deleted by whoever may edit it, which in dealpilot is
 whoever may see it (a rep their own opportunities, a manager their team subtree's, leaders and
 admins all); an account plan by whoever may see its account; a content module by its owner, its
-credited authors, and the authoring roles (enablement, leaders, admins)."""
+credited authors, and the authoring roles (enablement, leaders, admins).
+
+Records that others' work hangs on are narrower: an account (its contacts, opportunities and
+activities go to the bin with it) by whoever owns it in their scope, and only when no opportunity
+in it belongs to someone outside that scope; a contact by whoever owns it or its account; an
+activity by whoever sees it. `cascade` names what goes (and comes back) with a record."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 
 
@@ -23,6 +28,7 @@ class BinKind:
     manageable: Callable[..., models.QuerySet]  # (user) -> the records, deleted or not, the user may delete/restore
     page_url: Callable[[models.Model], str]  # where the record lives once restored
     list_url: str  # where to go after deleting it
+    cascade: tuple[str, ...] = ()  # kinds whose records go to the bin (and come back) with this one
 
     def all_records(self) -> models.QuerySet:
         """Every record of the kind, deleted or not, whoever owns it (the purge)."""
@@ -56,6 +62,75 @@ def _content(user) -> models.QuerySet:
     return ContentModule.all_objects.filter(id__in=mine)
 
 
+def _accounts(user) -> models.QuerySet:
+    from dealpilot.crm.models import Account
+    from dealpilot.crm.visibility import EVERYONE, owner_scope
+
+    scope = owner_scope(user)
+    return Account.all_objects.all() if scope is EVERYONE else Account.all_objects.filter(owner_id__in=scope)
+
+
+def _contacts(user) -> models.QuerySet:
+    from dealpilot.crm.models import Account, Contact
+    from dealpilot.crm.visibility import EVERYONE, owner_scope
+
+    scope = owner_scope(user)
+    if scope is EVERYONE:
+        return Contact.all_objects.all()
+    return Contact.all_objects.filter(Q(owner_id__in=scope) | Q(account__owner_id__in=scope))
+
+
+def _activities(user) -> models.QuerySet:
+    from dealpilot.crm.models import Activity
+
+    return Activity.all_objects.visible_to(user)
+
+
+def children_of(kind: str, record) -> dict[str, models.QuerySet]:
+    """The records that go to the bin with `record` (alive ones only), by kind."""
+    from dealpilot.crm.models import Activity, Contact, Opportunity
+
+    if kind == "account":
+        return {"contact": Contact.objects.filter(account=record),
+                "opportunity": Opportunity.objects.filter(account=record),
+                "activity": Activity.objects.filter(Q(account=record) | Q(contact__account=record))}
+    if kind == "contact":
+        return {"activity": Activity.objects.filter(contact=record)}
+    return {}
+
+
+def without_those_deleted_with_a_parent(kind: str, queryset: models.QuerySet) -> models.QuerySet:
+    """The bin lists what someone deleted, not what went with it (it comes back with its parent)."""
+    same_moment = F("deleted_at")
+    if kind in ("contact", "opportunity"):
+        return queryset.exclude(account__deleted_at=same_moment)
+    if kind == "activity":
+        return queryset.exclude(Q(account__deleted_at=same_moment) | Q(contact__deleted_at=same_moment)
+                                | Q(contact__account__deleted_at=same_moment))
+    return queryset
+
+
+def parent_in_bin(kind: str, record):
+    """The record in the bin that `record` went there with (same moment), or None: such a record
+    comes back with its parent, not on its own."""
+    from dealpilot.crm.models import Account, Contact
+
+    if record.deleted_at is None:
+        return None
+    parents = []
+    if kind in ("contact", "opportunity", "activity") and getattr(record, "account_id", None):
+        parents.append(Account.all_objects.filter(pk=record.account_id).first())
+    if kind == "activity" and record.contact_id:
+        contact = Contact.all_objects.filter(pk=record.contact_id).first()
+        parents.append(contact)
+        if contact is not None and contact.account_id:
+            parents.append(Account.all_objects.filter(pk=contact.account_id).first())
+    for parent in parents:
+        if parent is not None and parent.deleted_at == record.deleted_at:
+            return parent
+    return None
+
+
 KINDS: dict[str, BinKind] = {
     "opportunity": BinKind("opportunity", "Opportunity", "crm.Opportunity", _opportunities,
                            lambda o: reverse("crm:opportunity_detail", args=[o.pk]), "crm:opportunity_list"),
@@ -63,4 +138,14 @@ KINDS: dict[str, BinKind] = {
                     lambda p: reverse("planning:plan", args=[p.account_id]), "planning:priorities"),
     "content": BinKind("content", "Content module", "enablement.ContentModule", _content,
                        lambda m: reverse("enablement:module_detail", args=[m.pk]), "enablement:library"),
+    "account": BinKind("account", "Account", "crm.Account", _accounts,
+                       lambda a: reverse("crm:account_detail", args=[a.pk]), "crm:account_list",
+                       cascade=("contact", "opportunity", "activity")),
+    "contact": BinKind("contact", "Contact", "crm.Contact", _contacts,
+                       lambda c: reverse("crm:account_detail", args=[c.account_id]) if c.account_id else reverse("crm:account_list"),
+                       "crm:account_list", cascade=("activity",)),
+    "activity": BinKind("activity", "Activity", "crm.Activity", _activities,
+                        lambda a: (reverse("crm:opportunity_detail", args=[a.opportunity_id]) if a.opportunity_id else
+                                   reverse("crm:account_detail", args=[a.account_id]) if a.account_id else reverse("crm:account_list")),
+                        "crm:opportunity_list"),
 }

@@ -8,7 +8,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from .registry import KINDS
+from .registry import KINDS, without_those_deleted_with_a_parent
 from .services import days_left, expires_at
 
 BIN_LIMIT = 500
@@ -34,8 +34,8 @@ def bin_entries(user, now: datetime | None = None) -> list[BinEntry]:
     now = now or timezone.now()
     entries = []
     for key, kind in KINDS.items():
-        rows = (kind.manageable(user).filter(deleted_at__isnull=False).select_related("deleted_by")
-                .order_by("-deleted_at")[:BIN_LIMIT])
+        deleted = without_those_deleted_with_a_parent(key, kind.manageable(user).filter(deleted_at__isnull=False))
+        rows = deleted.select_related("deleted_by").order_by("-deleted_at")[:BIN_LIMIT]
         entries += [bin_entry(key, record, now) for record in rows]
     entries.sort(key=lambda e: e.deleted_at, reverse=True)
     return entries

@@ -11,7 +11,7 @@ from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .registry import KINDS, BinKind
+from .registry import KINDS, BinKind, children_of, parent_in_bin
 
 
 class NotFound(LookupError):
@@ -20,6 +20,11 @@ class NotFound(LookupError):
 
 class RestorePeriodOver(ValueError):
     """The record has been in the bin longer than the restore period: answered as 410."""
+
+
+class Refused(ValueError):
+    """The record may be deleted (or restored) by this user, but not now, for the reason given:
+    answered as 409 (e.g. an account holding someone else's opportunities)."""
 
 
 def retention() -> timedelta:
@@ -56,9 +61,36 @@ def move_to_bin(user, kind: str, pk: int) -> models.Model:
         record = entry.manageable(user).select_for_update().filter(pk=pk, deleted_at__isnull=True).first()
         if record is None:
             raise NotFound(f"{entry.label} {pk} not found")
+        children = children_of(kind, record)
+        _refuse_others_records(user, entry, children)
         record.deleted_at, record.deleted_by = timezone.now(), user
         _save_with_new_version(record)
+        for queryset in children.values():  # with the same moment: they come back with it, and only with it
+            _mark(queryset, deleted_at=record.deleted_at, deleted_by=user)
     return record
+
+
+def _refuse_others_records(user, entry: BinKind, children: dict[str, models.QuerySet]) -> None:
+    """An account goes with its opportunities: not when one of them is someone else's to keep."""
+    deals = children.get("opportunity")
+    if deals is None:
+        return
+    others = deals.exclude(pk__in=KINDS["opportunity"].manageable(user).values("pk"))
+    if others.exists():
+        owners = sorted({str(o.owner) for o in others.select_related("owner")[:5] if o.owner})
+        raise Refused(f"This {entry.label.lower()} holds {others.count()} opportunit{'y' if others.count() == 1 else 'ies'} "
+                      f"of people outside your scope ({', '.join(owners) or 'no owner'}): they must be moved or deleted "
+                      f"by whoever manages them first")
+
+
+def _mark(queryset: models.QuerySet, **values) -> int:
+    """Set the bin's fields on many records at once, with a new version where they have one and a
+    new `updated_at` (the analytics caches key on it)."""
+    model = queryset.model
+    values["updated_at"] = timezone.now()
+    if any(f.name == "version" for f in model._meta.concrete_fields):
+        values["version"] = F("version") + 1
+    return model.all_objects.filter(pk__in=list(queryset.values_list("pk", flat=True))).update(**values)
 
 
 def _save_with_new_version(record: models.Model) -> None:
@@ -85,9 +117,28 @@ def restore(user, kind: str, pk: int, now: datetime | None = None) -> models.Mod
             raise RestorePeriodOver(
                 f"{entry.label} {pk} was deleted on {record.deleted_at:%Y-%m-%d}; the recycle bin keeps records "
                 f"{settings.RECYCLE_BIN_DAYS} days, so it can no longer be restored")
+        parent = parent_in_bin(kind, record)
+        if parent is not None:
+            raise Refused(f"{entry.label} {pk} went to the recycle bin with {parent._meta.verbose_name} “{parent}”: "
+                          f"restore that, and it comes back with it")
+        deleted_at = record.deleted_at
         record.deleted_at, record.deleted_by = None, None
         _save_with_new_version(record)
+        for child_kind in entry.cascade:  # what went with it, at the same moment
+            _mark(_went_with(child_kind, kind, record, deleted_at), deleted_at=None, deleted_by=None)
     return record
+
+
+def _went_with(child_kind: str, kind: str, record: models.Model, deleted_at: datetime) -> models.QuerySet:
+    from django.apps import apps
+    from django.db.models import Q
+
+    model = apps.get_model(KINDS[child_kind].model_label)
+    if kind == "account":
+        link = Q(account=record) | Q(contact__account=record) if child_kind == "activity" else Q(account=record)
+    else:
+        link = Q(contact=record)
+    return model.all_objects.filter(link, deleted_at=deleted_at)
 
 
 @dataclass(frozen=True)
