@@ -47,7 +47,8 @@ from dealpilot.planning import services as plan_services
 from dealpilot.recycle_bin.registry import KINDS as BIN_KINDS
 from dealpilot.recycle_bin.services import move_to_bin
 from tests.enablement.conftest import pdf_bytes
-from tests.factories import build_sample_org, make_activity, make_contact, make_opportunity, make_plan_unit, make_product
+from tests.factories import (build_sample_org, make_account, make_activity, make_contact, make_opportunity, make_plan_unit,
+                             make_product)
 
 pytestmark = pytest.mark.django_db
 
@@ -205,6 +206,20 @@ def build_world() -> World:
                                                                   "status": "published", "body": "Old."}, tags={})
     move_to_bin(org.enablement, "content", module.pk)
     world.add("module", "deleted:enablement", module.pk)
+    # an account in the bin with what went with it, and a contact and an activity deleted on their own
+    gone = make_account(org.rep_dach, name="deleted account")
+    gone_contact = make_contact(gone, last_name="went with its account", owner=org.rep_dach)
+    gone_deal = make_opportunity(org.rep_dach, gone, name="went with its account", stage="Proposal")
+    gone_call = make_activity(org.rep_dach, opportunity=gone_deal, contact=gone_contact)
+    move_to_bin(org.rep_dach, "account", gone.pk)
+    for kind, pk in (("account", gone.pk), ("contact", gone_contact.pk), ("opportunity", gone_deal.pk), ("activity", gone_call.pk)):
+        world.add(kind, "deleted:rep_dach", pk)
+    lone_contact = make_contact(org.accounts["rep_amer"], last_name="deleted alone", owner=org.rep_amer)
+    move_to_bin(org.rep_amer, "contact", lone_contact.pk)
+    world.add("contact", "deleted:rep_amer", lone_contact.pk)
+    lone_call = make_activity(org.rep_amer, opportunity=org.opportunities["rep_amer"][0])
+    move_to_bin(org.rep_amer, "activity", lone_call.pk)
+    world.add("activity", "deleted:rep_amer", lone_call.pk)
     run = ImportRun.objects.create(kind="salesforce", source_name="export.zip", source_path="/nowhere", created_by=org.leader,
                                    rows_rejected=1, error_file=str(error_file))
     world.add("import_run", "imports", run.pk)
