@@ -32,10 +32,11 @@ pytestmark = pytest.mark.django_db
 HUBSPOT_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "hubspot"
 REFUSED = sorted(PRIVILEGE_FIELDS)
 # Model fields no import writes, besides a person's rights: each with the reason it is not the CRM's.
+BIN = {"deleted_at", "deleted_by"}  # dealpilot's recycle bin: a re-import never brings a record back
 NOT_IMPORTABLE = {
     "user": set(PRIVILEGE_FIELDS),
-    "opportunity": {"deleted_at", "deleted_by",  # dealpilot's recycle bin; a re-import never brings a deal back
-                    "products"},  # many-to-many through line items, which are imported as their own target
+    "account": BIN, "contact": BIN, "activity": BIN,
+    "opportunity": BIN | {"products"},  # many-to-many through line items, which are imported as their own target
 }
 # What an attacker would put in a mapping for each refused field.
 ESCALATION = {

@@ -58,7 +58,7 @@ def move_to_bin(user, kind: str, pk: int) -> models.Model:
     records who deleted it and `updated_at` tells the analytics caches that the data changed."""
     entry = kind_of(kind)
     with transaction.atomic():
-        record = entry.manageable(user).select_for_update().filter(pk=pk, deleted_at__isnull=True).first()
+        record = entry.manageable(user).select_for_update(of=("self",)).filter(pk=pk, deleted_at__isnull=True).first()
         if record is None:
             raise NotFound(f"{entry.label} {pk} not found")
         children = children_of(kind, record)
@@ -110,7 +110,7 @@ def restore(user, kind: str, pk: int, now: datetime | None = None) -> models.Mod
     entry = kind_of(kind)
     now = now or timezone.now()
     with transaction.atomic():
-        record = entry.manageable(user).select_for_update().filter(pk=pk, deleted_at__isnull=False).first()
+        record = entry.manageable(user).select_for_update(of=("self",)).filter(pk=pk, deleted_at__isnull=False).first()
         if record is None:
             raise NotFound(f"{entry.label} {pk} is not in the recycle bin")
         if expires_at(record.deleted_at) <= now:
