@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "ninja",  # the API docs (Swagger UI) from ninja's own static files, not a CDN
     "django_htmx",
     "django_tasks",
     "django_tasks_db",
