@@ -133,7 +133,7 @@ def test_the_bin_lists_what_the_caller_may_restore(org):
 def test_the_page_button_deletes_with_csrf_and_restore_brings_it_back(org):
     deal = org.opportunities["rep_emea"][0]
     page = client_for(org.rep_emea).get(f"/opportunities/{deal.pk}/").content.decode()
-    assert f'action="/recycle-bin/opportunity/{deal.pk}/delete/"' in page and "confirm(" in page
+    assert f'action="/recycle-bin/opportunity/{deal.pk}/delete/"' in page and 'data-confirm="Move' in page  # asked by web/dealpilot.js
 
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(org.rep_emea)

@@ -1,7 +1,12 @@
 """The JSON API: one NinjaAPI, each domain app contributes a router."""
 
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
+from ninja.openapi.docs import Swagger
 from ninja.security import HttpBearer, django_auth
 
 from dealpilot.cadence.api import router as cadence_router
@@ -27,6 +32,30 @@ class ApiTokenAuth(HttpBearer):
             raise AuthenticationError()
         request.user = user  # handlers read request.user, as with a session
         return user
+
+
+def docs_login_required(view):
+    """The API documentation (Swagger UI) and the OpenAPI schema, for people who may use the API only: a
+    session, or a personal API token (scripts that generate clients read the schema with theirs). Without
+    one, the docs page sends the browser to the login page and the schema answers 401."""
+    schema = getattr(view, "func", view).__name__ == "openapi_json"  # ninja wraps functools.partial views
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            from dealpilot.crm.services import user_for_api_token
+
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            user = user_for_api_token(token.strip()) if scheme.lower() == "bearer" else None
+            if user is None:
+                if schema:
+                    return JsonResponse({"detail": "Log in, or send a personal API token (Authorization: Bearer dp_...)."},
+                                        status=401)
+                return redirect_to_login(request.get_full_path())
+            request.user = user
+        return view(request, *args, **kwargs)
+
+    return guarded
 
 
 _ERROR = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
@@ -64,7 +93,11 @@ class DealpilotAPI(NinjaAPI):
 # A personal API token (scripts; no cookie, so no CSRF to forge) or a session (the browser; CSRF enforced
 # on unsafe methods). The token goes first: ninja's session auth refuses an unsafe request without a CSRF
 # token outright (403), so behind it a script's token never got a say on a write.
-api = DealpilotAPI(title="dealpilot API", version="1", auth=[ApiTokenAuth(), django_auth])
+# The docs: Swagger UI from ninja's own static files ("ninja" is an installed app; without it ninja loads it
+# from a public CDN), no online validator badge (it would send the schema's address to a third party and load
+# an image from there), behind a login like the schema it shows.
+api = DealpilotAPI(title="dealpilot API", version="1", auth=[ApiTokenAuth(), django_auth],
+                   docs=Swagger(settings={"validatorUrl": None}), docs_decorator=docs_login_required)
 
 
 @api.get("/health", auth=None, tags=["system"])

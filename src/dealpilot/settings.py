@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from platformdirs import user_data_dir
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "ninja",  # the API docs (Swagger UI) from ninja's own static files, not a CDN
     "django_htmx",
     "django_tasks",
     "django_tasks_db",
@@ -65,6 +67,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before everything that may answer on its own (static files, CSRF refusals, lockouts, the API's
+    # guards, error pages), so that every response carries both policies.
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -180,6 +186,38 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cook
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp) on every response. Scripts: the app's own files only (plus whatever
+# carries this request's nonce; no page has an inline script, an inline event handler or a javascript: URL,
+# and htmx runs without eval, see web/base.html). Style elements: the app's stylesheets and the empty
+# <style> elements with the nonce that plotly.js writes its rules into (web/_chart_scripts.html). Style
+# *attributes* are allowed ('unsafe-inline' in style-src-attr only): plotly.js draws bold/italic text and
+# colour bars with style="" on SVG elements, which no nonce or hash can cover; an attribute cannot load
+# anything (img-src, font-src) nor select elements, so it cannot leak the page. img-src allows data: URLs:
+# plotly's "download as PNG" and Swagger UI's icons are data: images. docs/security.md, "In the browser".
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],  # browsers without the -elem/-attr directives (CSP level 2) read this one
+        "style-src-elem": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
+# Permissions-Policy (django-permissions-policy): no page of dealpilot uses a device or a payment, so
+# no page, nor anything a page might embed, may ask for one.
+PERMISSIONS_POLICY = {feature: [] for feature in (
+    "accelerometer", "autoplay", "browsing-topics", "camera", "display-capture", "encrypted-media",
+    "geolocation", "gyroscope", "hid", "idle-detection", "magnetometer", "microphone", "midi",
+    "payment", "publickey-credentials-get", "screen-wake-lock", "serial", "usb", "xr-spatial-tracking",
+)}
 
 # Production (DEALPILOT_PRODUCTION=1: served over HTTPS behind a proxy that sets X-Forwarded-Proto):
 # cookies only over HTTPS, HSTS, HTTP redirected to HTTPS. Off by default so that the embedded demo

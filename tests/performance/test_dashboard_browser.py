@@ -19,7 +19,8 @@ from tests.factories import PASSWORD, build_showcase_org
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "team-dashboard.png"
-ALL_DRAWN = ("document.querySelectorAll('.chart-plot').length > 0 && "
+# a function, not an expression: Playwright evals a string expression in the page, which the CSP refuses
+ALL_DRAWN = ("() => document.querySelectorAll('.chart-plot').length > 0 && "
              "document.querySelectorAll('.chart-plot').length === document.querySelectorAll('.chart-plot.chart-ready').length")
 
 

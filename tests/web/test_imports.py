@@ -275,3 +275,77 @@ def test_the_error_file_downloads_as_csv(client, org, settings):
     assert response["Content-Type"] == "text/csv"
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows == [["file", "line", "reason"], ["Opportunity.csv", "5", "amount is not a number"]]
+
+
+# ---- no server paths on the page -----------------------------------------------------------------
+
+
+def assert_no_server_path(html: str, run: ImportRun, settings, *more: Path) -> None:
+    for secret in (run.source_path, run.mapping_path, run.error_file, str(settings.DATA_DIR), str(settings.MEDIA_ROOT),
+                   str(settings.IMPORT_ERRORS_DIR), *map(str, more)):
+        if secret:
+            assert secret not in html
+
+
+def test_the_run_page_names_the_upload_as_uploaded_and_shows_no_server_path(client, org, salesforce_zip_with_a_bad_row,
+                                                                             settings, tmp_path):
+    client.force_login(org.leader)
+    data = {"kind": "salesforce", "export": SimpleUploadedFile("Q3 export (final).zip", salesforce_zip_with_a_bad_row.read_bytes())}
+    client.post(reverse("imports:index"), data)
+    run = ImportRun.objects.get()
+    assert run.status == ImportStatus.PARTIAL and run.error_file and Path(run.source_path).is_file()
+    assert run.source_name == "Q3 export (final).zip"  # the name the person knows; the saved copy's is a safe one
+
+    for name in ("imports:run", "imports:run_status", "imports:index"):
+        html = client.get(url(name, run.pk)).content.decode()
+        assert_no_server_path(html, run, settings, tmp_path)
+        assert "Q3 export (final).zip" in html or name == "imports:run_status", name
+    html = client.get(url("imports:run", run.pk)).content.decode()
+    assert "1 rejected; rejected rows in the error file" in html
+    assert f'href="{reverse("imports:run_errors", args=[run.pk])}" download' in html
+
+
+def test_a_failed_import_names_its_files_not_their_place(client, org, settings, tmp_path):
+    client.force_login(org.leader)
+    client.post(reverse("imports:index"), {"kind": "csv", "export": SimpleUploadedFile("deals.csv", b"x\n1\n"),
+                                           "mapping": SimpleUploadedFile("my mapping.yaml", b"not: [a valid mapping")})
+    run = ImportRun.objects.get()
+    assert run.status == ImportStatus.FAILED and run.message.startswith("mapping.yaml is not valid YAML")
+    html = client.get(url("imports:run", run.pk)).content.decode()
+    assert "mapping.yaml is not valid YAML" in html
+    assert_no_server_path(html, run, settings, tmp_path)
+
+    from dealpilot.imports.services import start_import
+
+    gone = start_import("salesforce", Path(settings.MEDIA_ROOT) / "imports" / "gone" / "export.zip", source_name="Q3.zip")
+    gone.refresh_from_db()
+    assert (gone.status, gone.message) == (ImportStatus.FAILED, "Q3.zip does not exist")  # recorded without its place
+
+
+def test_runs_recorded_with_server_paths_show_none(client, org, settings):
+    upload_path = Path(settings.MEDIA_ROOT) / "imports" / "20250101-000000-abc" / "export.zip"
+    error_path = Path(settings.IMPORT_ERRORS_DIR) / "salesforce-20250101-000000-errors.csv"
+    old = ImportRun.objects.create(kind="salesforce", source_name="export.zip", source_path=str(upload_path),
+                                   status=ImportStatus.PARTIAL, error_file=str(error_path),
+                                   message=f"10 rows read, 9 imported, 1 rejected; rejected rows in {error_path}")
+    crashed = ImportRun.objects.create(kind="salesforce", source_name="export.zip", source_path=str(upload_path),
+                                       status=ImportStatus.FAILED,
+                                       message=f"{upload_path} is not a readable zip file: File is not a zip file; also "
+                                               f"[Errno 2] No such file or directory: '/srv/dealpilot/cache/x.tmp'")
+    client.force_login(org.leader)
+    html = client.get(url("imports:run", old.pk)).content.decode()
+    assert "1 rejected; rejected rows in the error file" in html
+    assert_no_server_path(html, old, settings, "/srv/")
+    html = client.get(url("imports:run", crashed.pk)).content.decode()
+    assert "export.zip is not a readable zip file" in html and "No such file or directory: &#x27;x.tmp&#x27;" in html
+    assert_no_server_path(html, crashed, settings, "/srv/")
+
+
+def test_paths_in_messages_and_nothing_else_are_replaced():
+    from dealpilot.imports.services import without_server_paths
+
+    run = ImportRun(source_name="a.zip", source_path="/data/media/imports/1/a.zip")
+    assert without_server_paths(run, "/data/media/imports/1/a.zip: bad") == "a.zip: bad"
+    kept = "1/2 of the rows, see https://example.com/docs/imports and ./relative/path or 24/7"
+    assert without_server_paths(run, kept) == kept
+    assert without_server_paths(run, "in /var/lib/dealpilot/") == "in a folder"

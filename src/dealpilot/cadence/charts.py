@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from dealpilot.web.charts import Chart, chart
+from dealpilot.web.charts import Chart, chart, plot_text
 
 from .selectors import Adherence
 
@@ -20,14 +20,14 @@ def adherence_chart(result: Adherence, *, csv_url: str = "") -> Chart:
     for r in result.rows:
         for k, _, _ in SERIES:
             totals[r.month][k] += getattr(r, k)
-    labels = [m.strftime("%b %Y") for m in months]
+    labels = plot_text([m.strftime("%b %Y") for m in months])
     fig = go.Figure()
     for key, label, colour in SERIES:
         counts = [totals[m][key] for m in months]
         scheduled = [sum(totals[m].values()) for m in months]
         shares = [c / s if s else 0 for c, s in zip(counts, scheduled)]
-        fig.add_trace(go.Bar(name=label, x=labels, y=shares, marker_color=colour, customdata=counts,
-                             hovertemplate=f"{label}: %{{y:.0%}} (%{{customdata}} meetings)<extra></extra>"))
+        fig.add_trace(go.Bar(name=plot_text(label), x=labels, y=shares, marker_color=colour, customdata=counts,
+                             hovertemplate=f"{plot_text(label)}: %{{y:.0%}} (%{{customdata}} meetings)<extra></extra>"))
     fig.update_layout(barmode="stack", yaxis={"tickformat": ".0%", "range": [0, 1], "title": "Share of scheduled meetings"},
                       legend={"orientation": "h", "y": -0.18})
     return chart(fig, chart_id="cadence-adherence", title="Meetings held as planned, by month",

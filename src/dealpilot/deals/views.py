@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dealpilot.web.access import can_run_imports, is_partial
-from dealpilot.web.charts import chart
+from dealpilot.web.charts import chart, plot_text
 
 from . import selectors, services
 from .forms import BusinessCaseForm, CallPlanForm, CallReviewForm
@@ -207,11 +207,11 @@ def call_plan_report(request):
 def _case_chart(case, figures):
     labels = [f"{case.get_period_display()} {i}" for i in range(1, len(figures.benefits) + 1)]
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=labels, y=[float(b) for b in figures.benefits], name="Benefit in the period", marker_color="#93c5fd"))
-    fig.add_trace(go.Scatter(x=labels, y=[float(c) for c in figures.cumulative], name="Cumulative return",
+    fig.add_trace(go.Bar(x=plot_text(labels), y=[float(b) for b in figures.benefits], name="Benefit in the period", marker_color="#93c5fd"))
+    fig.add_trace(go.Scatter(x=plot_text(labels), y=[float(c) for c in figures.cumulative], name="Cumulative return",
                              mode="lines+markers", line={"color": "#1d4ed8", "width": 3}))
     fig.add_hline(y=0, line_dash="dot", line_color="#888", annotation_text="break-even")
-    fig.update_layout(yaxis_title=f"{case.currency}", legend={"orientation": "h", "y": -0.2})
+    fig.update_layout(yaxis_title=plot_text(f"{case.currency}"), legend={"orientation": "h", "y": -0.2})
     rows = [{"period": label, "benefit": b, "cumulative": c} for label, b, c in zip(labels, figures.benefits, figures.cumulative)]
     return chart(fig, chart_id="cumulative-return", title=f"Cumulative return after an investment of {case.currency} {figures.investment:,.0f}",
                  rows=rows, csv_url=reverse("deals:business_case_export", args=[case.opportunity_id]))

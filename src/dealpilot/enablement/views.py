@@ -215,13 +215,13 @@ def _outcome_chart(outcome: dict):
     """Win rate with its 95% interval, deals where content was used vs not (Plotly, web/charts.py)."""
     import plotly.graph_objects as go
 
-    from dealpilot.web.charts import chart
+    from dealpilot.web.charts import chart, plot_text
 
     rows = [{"group": name, "deals": r.total, "won": r.wins, "win_rate": r.rate, "low": r.low, "high": r.high}
             for name, r in outcome["rows"]]
     shown = [r for r in rows if r["deals"]]
     fig = go.Figure(go.Bar(
-        x=[r["group"] for r in shown], y=[r["win_rate"] * 100 for r in shown],
+        x=plot_text([r["group"] for r in shown]), y=[r["win_rate"] * 100 for r in shown],
         error_y={"type": "data", "symmetric": False, "array": [(r["high"] - r["win_rate"]) * 100 for r in shown],
                  "arrayminus": [(r["win_rate"] - r["low"]) * 100 for r in shown]},
         text=[f"n = {r['deals']}" for r in shown], textposition="inside", marker_color="#2563eb",

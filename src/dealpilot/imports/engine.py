@@ -90,7 +90,9 @@ class ImportResult:
     def records_written(self) -> int:
         return sum(s.created + s.updated for s in self.steps) if self.committed else 0
 
-    def summary(self) -> str:
+    def summary(self, *, error_file: str | None = None) -> str:
+        """One line on the outcome; the error file is named by its path (the CLI) or by `error_file` (the web
+        page, which links to it and never shows a server path)."""
         text = f"{self.rows_read:,} rows read, {self.rows_imported:,} imported, {self.rows_rejected:,} rejected"
         if not self.committed:
             text += " (nothing imported: --strict)"
@@ -98,7 +100,7 @@ class ImportResult:
         if binned:
             text += f"; {binned:,} in the recycle bin (updated, but kept there: restore them in dealpilot)"
         if self.error_path:
-            text += f"; rejected rows in {self.error_path}"
+            text += f"; rejected rows in {error_file or self.error_path}"
         return text
 
 

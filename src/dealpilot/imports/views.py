@@ -122,7 +122,8 @@ def _upload(request, limiter: UploadLimitHandler):
     mapping = form.cleaned_data.get("mapping")
     mapping_path = save_upload(mapping, folder, name="mapping.yaml") if mapping is not None and form.cleaned_data["kind"] == "csv" else None
     run = services.start_import(form.cleaned_data["kind"], export_path, user=request.user,
-                                strict=form.cleaned_data["strict"], mapping_path=mapping_path)
+                                strict=form.cleaned_data["strict"], mapping_path=mapping_path,
+                                source_name=form.cleaned_data["export"].name)
     return redirect("imports:run", pk=run.pk)
 
 
@@ -130,6 +131,7 @@ def _run_context(run: ImportRun) -> dict:
     prog = progress.read_progress(run)
     return {
         "run": run,
+        "message": services.without_server_paths(run, run.message),  # runs recorded before it was so kept paths
         "progress": prog,
         "running": prog is not None,
         "steps": (run.summary or {}).get("steps", []),

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from dealpilot.concurrency import StaleWrite, parse_version
 from dealpilot.history.diffs import history_context
 from dealpilot.web.access import leader_required
-from dealpilot.web.charts import chart
+from dealpilot.web.charts import chart, plot_text
 
 from . import selectors, services
 from dealpilot.exports import to_csv, to_xlsx
@@ -60,7 +60,7 @@ def quadrant_chart(rows: list[dict], scores, *, csv_url: str = ""):
         part = [r for r in shown if r["quadrant"] == q]
         fig.add_trace(go.Scatter(
             x=[r["current_score"] for r in part], y=[r["future_score"] for r in part], mode="markers",
-            name=f"{q}: {treatment}", text=[r["account"] for r in part],
+            name=plot_text(f"{q}: {treatment}"), text=plot_text([r["account"] for r in part]),
             customdata=[[selectors.account_url(r["account_id"]), r["open_pipeline"]] for r in part],
             marker={"color": QUADRANT_COLOURS[q], "size": [8 + 32 * (r["open_pipeline"] / largest) ** 0.5 for r in part],
                     "opacity": 0.75, "line": {"width": 1, "color": "#ffffff"}},
@@ -344,8 +344,9 @@ def org_chart(people: list[dict], influences: list[dict]):
             continue
         fig.add_trace(go.Scatter(
             x=[pos[p["id"]][0] for p in part], y=[pos[p["id"]][1] for p in part], mode="markers+text",
-            name=att.title() or "Attitude unknown", text=[p["name"] for p in part], textposition="bottom center",
-            customdata=[[p["title"], p["decision_role_label"] or "—", p["power"] or "—", "left" if p["has_left"] else ""] for p in part],
+            name=plot_text(att.title() or "Attitude unknown"), text=plot_text([p["name"] for p in part]), textposition="bottom center",
+            customdata=[plot_text([p["title"], p["decision_role_label"] or "—", p["power"] or "—", "left" if p["has_left"] else ""])
+                        for p in part],
             marker={"color": colour, "size": [POWER_SIZES[p["power"]] for p in part],
                     "symbol": ["x" if p["has_left"] else ("star" if p["key_person"] else "circle") for p in part],
                     "line": {"width": 1, "color": "#374151"}},

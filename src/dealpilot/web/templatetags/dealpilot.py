@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from django import template
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 register = template.Library()
 
@@ -90,3 +90,14 @@ def number_cell(value) -> str:
         return f"{value:,}"
     number = float(value)
     return f"{number:,.2f}" if abs(number) >= 100 else f"{number:.4g}"
+
+
+@register.simple_tag(takes_context=True)
+def plotly_style_slots(context) -> str:
+    """Empty <style> elements carrying this request's CSP nonce, for the rules plotly.js writes (web/finders.py)."""
+    from dealpilot.web.finders import plotly_style_ids
+
+    request = context.get("request")
+    # str(), not truthiness: django-csp's lazy nonce is falsy until something has read it
+    nonce = str(request.csp_nonce) if hasattr(request, "csp_nonce") else ""
+    return format_html_join("\n", '<style id="{}" nonce="{}"></style>', ((i, nonce) for i in plotly_style_ids()))
