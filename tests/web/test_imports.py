@@ -307,12 +307,13 @@ def test_the_run_page_names_the_upload_as_uploaded_and_shows_no_server_path(clie
 
 def test_a_failed_import_names_its_files_not_their_place(client, org, settings, tmp_path):
     client.force_login(org.leader)
+    mapping = b"steps: [{target: account, file: [deals.csv, '*.csv'], fields: {crm_id: x, name: y}}]"
     client.post(reverse("imports:index"), {"kind": "csv", "export": SimpleUploadedFile("deals.csv", b"x\n1\n"),
-                                           "mapping": SimpleUploadedFile("my mapping.yaml", b"not: [a valid mapping")})
+                                           "mapping": SimpleUploadedFile("my mapping.yaml", mapping)})
     run = ImportRun.objects.get()
-    assert run.status == ImportStatus.FAILED and run.message.startswith("mapping.yaml is not valid YAML")
+    assert run.status == ImportStatus.FAILED and "has no column 'y' (needed for name)" in run.message, run.message
     html = client.get(url("imports:run", run.pk)).content.decode()
-    assert "mapping.yaml is not valid YAML" in html
+    assert "has no column &#x27;y&#x27; (needed for name)" in html
     assert_no_server_path(html, run, settings, tmp_path)
 
     from dealpilot.imports.services import start_import
