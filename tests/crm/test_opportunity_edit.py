@@ -3,12 +3,14 @@ only for managers within their team, leaders and admins; stage changes recorded 
 stages setting is_closed / is_won."""
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from dealpilot.crm.models import Opportunity, StageHistory
+from dealpilot.crm.models import LostReason, Opportunity, StageHistory
 from dealpilot.crm.services import stage_outcome
 
 pytestmark = pytest.mark.django_db
@@ -43,14 +45,50 @@ def test_a_stage_change_is_recorded_and_a_closing_stage_closes_the_deal(client, 
     step = StageHistory.objects.get(opportunity=deal, stage="Negotiation")
     assert (step.changed_by, step.amount, step.probability) == (org.rep_emea, Decimal("55000.50"), Decimal("80.00"))
 
-    body = patch(client, deal.pk, {"stage": "Closed Won"}, if_match='"2"').json()  # as the other won deals say
+    today = timezone.localdate().isoformat()
+    body = patch(client, deal.pk, {"stage": "Closed Won", "close_date": today}, if_match='"2"').json()  # as the other won deals say
     assert (body["status"], body["is_closed"], body["is_won"]) == ("won", True, True)
-    body = patch(client, deal.pk, {"stage": "Closed Lost", "lost_reason": "Budget cut"}).json()  # a stage no deal has yet: by name
-    assert (body["status"], body["lost_reason"]) == ("lost", "Budget cut")
+    body = patch(client, deal.pk, {"stage": "Closed Lost", "lost_reason": "no budget",  # a stage no deal has yet: by name
+                                   "close_comment": "The budget went to the ERP project"}).json()
+    assert (body["status"], body["lost_reason"]) == ("lost", "No budget")  # the list's own label
     assert StageHistory.objects.filter(opportunity=deal).count() == 3
     # no stage change, no history row
     patch(client, deal.pk, {"stage": "Closed Lost", "description": "Lost to a competitor"})
     assert StageHistory.objects.filter(opportunity=deal).count() == 3
+
+
+@pytest.mark.parametrize("change, missing", [
+    ({"stage": "Closed Lost"}, "needs a lost reason, one of: No decision / status quo, Lost to a competitor, Price"),
+    ({"stage": "Closed Lost", "lost_reason": "Bad luck", "close_comment": "x"}, "needs a lost reason"),
+    ({"stage": "Closed Lost", "lost_reason": "Lost to a competitor", "close_comment": "Cheaper"}, "needs the competitor who won"),
+    ({"stage": "Closed Lost", "lost_reason": "Price"}, "needs a comment"),
+    ({"stage": "Closed Won", "amount": "0"}, "needs the amount won and the day it was won"),
+    ({"stage": "Closed Won", "close_date": "2999-01-01"}, "needs the day it was won (today or earlier)"),
+])
+def test_a_close_without_how_it_ended_is_refused_and_changes_nothing(client, org, change, missing):
+    deal = org.opportunities["rep_emea"][0]
+    Opportunity.objects.filter(pk=deal.pk).update(close_date=timezone.localdate() + timedelta(days=30))
+    client.force_login(org.rep_emea)
+    answer = patch(client, deal.pk, change)
+    assert answer.status_code == 400 and missing in answer.json()["detail"], answer.json()
+    deal.refresh_from_db()
+    assert (deal.stage, deal.is_closed, deal.version) == ("Proposal", False, 1)
+    assert not StageHistory.objects.filter(opportunity=deal).exists()
+
+
+def test_a_close_with_how_it_ended_is_kept_and_the_leader_edits_the_list(client, org):
+    deal = org.opportunities["rep_emea"][0]
+    client.force_login(org.rep_emea)
+    body = patch(client, deal.pk, {"stage": "Closed Lost", "lost_reason": "Lost to a competitor", "competitor": "Initrode",
+                                   "close_comment": "Their pilot ran a month earlier"}).json()
+    assert (body["status"], body["lost_reason"]) == ("lost", "Lost to a competitor")
+    deal.refresh_from_db()
+    assert (deal.competitor, deal.close_comment) == ("Initrode", "Their pilot ran a month earlier")
+    LostReason.objects.filter(label="Price").update(is_active=False)  # retired: no longer offered
+    other = org.opportunities["rep_emea"][1]
+    Opportunity.objects.filter(pk=other.pk).update(stage="Proposal", is_closed=False, is_won=False)
+    answer = patch(client, other.pk, {"stage": "Closed Lost", "lost_reason": "Price", "close_comment": "Too dear"})
+    assert answer.status_code == 400 and "Price" not in answer.json()["detail"].split("one of:")[1]
 
 
 def test_stage_outcome_follows_the_imported_records_before_the_name(org):

@@ -45,3 +45,11 @@ class OpportunityAdmin(admin.ModelAdmin):
 admin.site.register(models.Contact, search_fields=("last_name", "email"), raw_id_fields=("account", "reports_to", "owner", "plan_unit"))
 admin.site.register(models.Product)
 admin.site.register(models.SalesTarget, raw_id_fields=("owner",))
+
+
+@admin.register(models.LostReason)
+class LostReasonAdmin(admin.ModelAdmin):
+    """The list a deal is closed lost with: the sales leader's (defaults from the domain brief)."""
+
+    list_display = ("label", "needs_competitor", "is_active", "position")
+    list_editable = ("needs_competitor", "is_active", "position")

@@ -137,6 +137,8 @@ class OpportunityOut(Schema):
     source: str
     source_detail: str
     lost_reason: str
+    competitor: str
+    close_comment: str
 
 
 class ContactRoleOut(Schema):
@@ -320,7 +322,9 @@ class OpportunityPatchIn(Schema):
     close_date: date | None = None
     probability: Decimal | None = Field(None, ge=0, le=100, max_digits=5, decimal_places=2)
     forecast_category: str | None = Field(None, max_length=60)
-    lost_reason: str | None = Field(None, max_length=255)
+    lost_reason: str | None = Field(None, max_length=255, description="Closing as lost: one of GET /api/crm/lost-reasons")
+    competitor: str | None = Field(None, max_length=255, description="Closing as lost to a competitor: who won")
+    close_comment: str | None = Field(None, max_length=4_000, description="Closing as lost: what decided it")
     description: str | None = Field(None, max_length=32_000)
     owner_id: int | None = Field(None, description="Managers (within their team), sales leaders and administrators only")
 
@@ -347,6 +351,17 @@ def patch_opportunity(request, opportunity_id: int, body: OpportunityPatchIn, re
     except ValueError as exc:
         raise HttpError(400, str(exc)) from None
     return _opportunity_out(request, opportunity, response)
+
+
+class LostReasonOut(Schema):
+    label: str
+    needs_competitor: bool
+
+
+@router.get("/lost-reasons", response=list[LostReasonOut])
+def lost_reasons(request):
+    """The reasons a deal may be closed lost with (the sales leader's list, in its order)."""
+    return list(services.active_lost_reasons())
 
 
 @router.delete("/accounts/{account_id}", response={200: BinEntryOut, 404: NotFound, 409: NotFound})

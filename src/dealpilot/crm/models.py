@@ -215,6 +215,8 @@ class Opportunity(TimestampedRecord, SoftDeletable):
     probability = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True, help_text="The rep's / CRM's probability, %")
     forecast_category = models.CharField(max_length=60, blank=True)
     lost_reason = models.CharField(max_length=255, blank=True)
+    competitor = models.CharField(max_length=255, blank=True, help_text="Who won it, when a competitor did")
+    close_comment = models.TextField(blank=True, help_text="Why it closed as it did, in the rep's words")
     description = models.TextField(blank=True)
     products = models.ManyToManyField(Product, through="LineItem", related_name="opportunities")
     version = models.PositiveIntegerField(default=1, editable=False, help_text=VERSION_HELP)
@@ -269,6 +271,28 @@ class StageHistory(TimestampedRecord):
     class Meta(TimestampedRecord.Meta):
         verbose_name_plural = "stage history"
         indexes = [models.Index(fields=["opportunity", "changed_at"])]
+
+
+class LostReason(models.Model):
+    """A reason a deal is lost, from the list the sales leader keeps (defaults: the domain brief's
+    no decision, lost to a competitor, price, no budget, timing, no fit, champion left, unresponsive).
+    A deal closed lost in dealpilot needs one; imports keep what the CRM says."""
+
+    label = models.CharField(max_length=120, unique=True)
+    needs_competitor = models.BooleanField(default=False, help_text="Closing with it asks which competitor won")
+    is_active = models.BooleanField(default=True, help_text="Offered when closing a deal (old reasons stay on old deals)")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+DEFAULT_LOST_REASONS = [("No decision / status quo", False), ("Lost to a competitor", True), ("Price", False),
+                        ("No budget", False), ("Timing", False), ("No fit", False), ("Champion left", False),
+                        ("Unresponsive", False)]
 
 
 class ContactRoleManager(models.Manager):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from dealpilot.concurrency import save_if_current
 
-from .models import MAX_SAFE_AMOUNT, ApiToken, Opportunity, Role, StageHistory, User
+from .models import MAX_SAFE_AMOUNT, ApiToken, LostReason, Opportunity, Role, StageHistory, User
 
 
 class NotVisible(LookupError):
@@ -119,12 +119,54 @@ def stage_outcome(stage: str) -> tuple[bool, bool]:
     return False, False
 
 
+# What a close needs besides the stage (domain brief §9-10: "a lost reason is required when a deal is
+# closed lost"), with their maximum lengths.
+CLOSING_FIELDS = {"competitor": 255, "close_comment": 4_000}
+
+
+def active_lost_reasons():
+    return LostReason.objects.filter(is_active=True)
+
+
+def check_close(current: Opportunity, fields: dict, today=None) -> None:
+    """A deal moving to a closed stage must say how it ended. Lost: a lost reason from the leader's
+    list (normalised to its label), the competitor when the reason names one, and a comment. Won:
+    the amount won and the day (not in the future). Raises ValueError with what is missing."""
+    value = lambda name: fields[name] if name in fields else getattr(current, name)  # noqa: E731
+    if fields.get("is_won"):
+        problems = []
+        if not value("amount") or value("amount") <= 0:
+            problems.append("the amount won")
+        won_on = value("close_date")
+        if won_on is None or won_on > (today or timezone.localdate()):
+            problems.append("the day it was won (today or earlier)")
+        if problems:
+            raise ValueError(f"Closing a deal as won needs {' and '.join(problems)}.")
+        return
+    reasons = {r.label.casefold(): r for r in active_lost_reasons()}
+    reason = reasons.get((value("lost_reason") or "").strip().casefold())
+    if reason is None:
+        raise ValueError("Closing a deal as lost needs a lost reason, one of: "
+                         f"{', '.join(r.label for r in reasons.values()) or 'none (a sales leader sets the list)'}.")
+    fields["lost_reason"] = reason.label
+    if reason.needs_competitor and not (value("competitor") or "").strip():
+        raise ValueError(f"“{reason.label}” needs the competitor who won the deal.")
+    if not (value("close_comment") or "").strip():
+        raise ValueError("Closing a deal as lost needs a comment: what decided it, in a sentence or two.")
+
+
 def _clean_opportunity_changes(changes: dict) -> dict:
-    unknown = set(changes) - set(OPPORTUNITY_FIELDS)
+    unknown = set(changes) - set(OPPORTUNITY_FIELDS) - set(CLOSING_FIELDS)
     if unknown:
         raise ValueError(f"these fields cannot be changed here: {', '.join(sorted(unknown))}")
     clean = {}
     for name, value in changes.items():
+        if name in CLOSING_FIELDS:
+            value = (value or "").strip()
+            if len(value) > CLOSING_FIELDS[name]:
+                raise ValueError(f"{name.replace('_', ' ')} is longer than {CLOSING_FIELDS[name]:,} characters")
+            clean[name] = value
+            continue
         if name in _LIMITS:
             value = (value or "").strip() if name != "description" else (value or "")
             if name == "stage" and not value:
@@ -166,6 +208,8 @@ def update_opportunity(user: User, opportunity_id: int, *, expected_version: int
         stage_changed = "stage" in fields and fields["stage"] != before["stage"]
         if stage_changed:
             fields["is_closed"], fields["is_won"] = stage_outcome(fields["stage"])
+            if fields["is_closed"]:
+                check_close(opportunity, fields)
         save_if_current(opportunity, expected_version, label="opportunity", **fields)
         if stage_changed:
             StageHistory.objects.create(opportunity=opportunity, stage=opportunity.stage, amount=opportunity.amount,
