@@ -10,6 +10,7 @@ from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
 from dealpilot.concurrency import save_if_current
+from dealpilot.validation import CODE_MAX, DESCRIPTION_MAX, LINE_MAX, STAGE_MAX
 
 from .models import MAX_SAFE_AMOUNT, ApiToken, Opportunity, Role, StageHistory, User
 
@@ -81,7 +82,7 @@ def user_for_api_token(raw: str) -> User | None:
 # The owner is separate: only managers (within their team), sales leaders and administrators reassign.
 OPPORTUNITY_FIELDS = ("stage", "amount", "close_date", "probability", "forecast_category", "lost_reason", "description")
 REASSIGNING_ROLES = (Role.MANAGER, Role.LEADER, Role.ADMIN)
-_LIMITS = {"stage": 120, "forecast_category": 60, "lost_reason": 255, "description": 32_000}
+_LIMITS = {"stage": STAGE_MAX, "forecast_category": CODE_MAX, "lost_reason": LINE_MAX, "description": DESCRIPTION_MAX}
 
 
 def can_reassign(user: User) -> bool:
