@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
 from dealpilot.concurrency import save_if_current
-from dealpilot.validation import CODE_MAX, DESCRIPTION_MAX, LINE_MAX, STAGE_MAX
+from dealpilot.validation import CODE_MAX, DESCRIPTION_MAX, LINE_MAX, STAGE_MAX, text_problem
 
 from .models import MAX_SAFE_AMOUNT, ApiToken, Opportunity, Role, StageHistory, User
 
@@ -52,8 +52,10 @@ def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
     name = name.strip()
     if not name:
         raise ValueError("a token needs a name (what it is for)")
+    if problem := text_problem(name, ApiToken._meta.get_field("name").max_length, "the name"):
+        raise ValueError(problem)
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=user, name=name[:100], prefix=raw[:10], key_hash=_token_hash(raw))
+    token = ApiToken.objects.create(user=user, name=name, prefix=raw[:10], key_hash=_token_hash(raw))
     return token, raw
 
 
