@@ -184,3 +184,18 @@ def test_the_cli_refuses_a_day_past_the_calendar_with_exit_2_and_the_reason(cli_
         said = " ".join(done.stderr.replace("│", " ").split())
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert "is out of range: give a day from 1900-01-01 to 2999-12-31" in said, said
+
+
+def test_a_nul_character_in_a_page_s_query_or_form_is_a_400_and_nothing_is_written(org, client):
+    # the knowledge list's ?q= went to the database as it was: a 500 on PostgreSQL; so did the plan page's posts
+    from dealpilot.planning import services as plans
+    from dealpilot.planning.models import PlanComment
+
+    client.force_login(org.rep_emea)
+    response = client.get("/enablement/knowledge/", {"q": "win\x00"})
+    assert response.status_code == 400 and b"NUL" in response.content
+    account = org.accounts["rep_emea"]
+    plans.create_plan(org.rep_emea, account.pk, title="Plan")
+    response = client.post(f"/planning/accounts/{account.pk}/plan/comment/", {"text": "Looks good\x00"})
+    assert response.status_code == 400 and b"NUL" in response.content
+    assert not PlanComment.objects.exists()
