@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dealpilot.validation import DayField
+from dealpilot.validation import YAML_MAX, DayField
 from dealpilot.web.access import can_run_imports, is_partial
 from dealpilot.web.charts import chart
 
@@ -27,7 +27,7 @@ from .models import KnowledgeRule, QualificationQuestion, SignalSettings
 from .scoring import active_run, score_open_deals
 from .tasks import request_training
 
-MAX_YAML_BYTES = 256 * 1024
+MAX_YAML_BYTES = YAML_MAX
 
 
 class ReportPeriodForm(forms.Form):

@@ -7,7 +7,7 @@ from django import forms
 from dealpilot.crm import selectors as crm_selectors
 from dealpilot.crm.forms import OwnerChoiceField
 
-from dealpilot.validation import SEARCH_MAX
+from dealpilot.validation import SEARCH_MAX, YAML_MAX
 
 from .scoring import QUADRANTS
 from .selectors import PRIORITY_SORTS, PriorityFilters
@@ -47,7 +47,7 @@ class PriorityFilterForm(forms.Form):
 class YamlUploadForm(forms.Form):
     file = forms.FileField(label="Scoring model (YAML)")
 
-    MAX_BYTES = 256 * 1024
+    MAX_BYTES = YAML_MAX
 
     def clean_file(self):
         f = self.cleaned_data["file"]
