@@ -39,13 +39,6 @@ DESCRIPTION_MAX = 32_000  # an opportunity's description (Salesforce's own limit
 DOCUMENT_MAX = 50_000  # the longest texts people write: knowledge entries, content module bodies and templates
 YAML_MAX = 256 * 1024  # a YAML file of rules or of a scoring model (bytes, checked as characters too)
 
-TEXT_LIMITS = {  # the table in docs/security.md
-    "SEARCH_MAX": SEARCH_MAX, "CODE_MAX": CODE_MAX, "STAGE_MAX": STAGE_MAX, "LANGUAGE_MAX": LANGUAGE_MAX, "NAME_MAX": NAME_MAX, "LINE_MAX": LINE_MAX, "SHORT_MAX": SHORT_MAX,
-    "COMMENT_MAX": COMMENT_MAX, "NOTE_MAX": NOTE_MAX, "DESCRIPTION_MAX": DESCRIPTION_MAX, "DOCUMENT_MAX": DOCUMENT_MAX,
-    "YAML_MAX": YAML_MAX,
-}
-
-
 def day_problem(value: date | datetime) -> str | None:
     """Why a day (or a moment's day) is out of bounds, or None."""
     day = value.date() if isinstance(value, datetime) else value
@@ -81,7 +74,7 @@ class DayField(forms.DateField):
 
     def widget_attrs(self, widget):
         attrs = super().widget_attrs(widget)
-        if getattr(widget, "input_type", "") == "date":
+        if "date" in (getattr(widget, "input_type", ""), widget.attrs.get("type")):  # the browser's picker, bounded too
             attrs.update(min=FIRST_DAY.isoformat(), max=LAST_DAY.isoformat())
         return attrs
 
