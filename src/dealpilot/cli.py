@@ -182,8 +182,8 @@ def import_csv(
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Web worker processes.")] = 2,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Web worker processes.")] = 2,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Start the web app (gunicorn) and the background task worker."""
@@ -196,7 +196,7 @@ def serve(
 @app.command()
 def demo(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     serve_web: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the web server after creating the demo.")] = True,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -226,14 +226,20 @@ def manage(ctx: typer.Context, database_url: DatabaseUrl = None) -> None:
 
 from datetime import datetime  # noqa: E402  (the report command's --from/--to)
 
+from dealpilot.validation import FIRST_DAY, LAST_DAY, MAX_ID, cli_day  # noqa: E402  (bounds: docs/security.md)
+
+DAY_HELP = f"({FIRST_DAY} to {LAST_DAY})"
+
 
 @app.command()
 def report(
     name: Annotated[str, typer.Argument(help="velocity, levers, pipeline-creation, diagnosis, meeting, forecast or accounts")],
     group_by: Annotated[Optional[str], typer.Option("--group-by", help="owner, team, product, source or region (default: all in one)")] = None,
     period: Annotated[str, typer.Option("--period", help="month, quarter or year")] = "quarter",
-    start: Annotated[Optional[datetime], typer.Option("--from", formats=["%Y-%m-%d"], help="First day (YYYY-MM-DD).")] = None,
-    end: Annotated[Optional[datetime], typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (YYYY-MM-DD); the meeting day for `meeting`.")] = None,
+    start: Annotated[Optional[datetime], typer.Option("--from", formats=["%Y-%m-%d"], callback=cli_day,
+                                                      help=f"First day (YYYY-MM-DD) {DAY_HELP}.")] = None,
+    end: Annotated[Optional[datetime], typer.Option("--to", formats=["%Y-%m-%d"], callback=cli_day,
+                                                    help=f"Last day (YYYY-MM-DD) {DAY_HELP}; the meeting day for `meeting`.")] = None,
     as_user: Annotated[Optional[str], typer.Option("--as", help="Username whose records the report may see (default: all records).")] = None,
     format: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
     engine: Annotated[str, typer.Option("--engine", help="duckdb, postgres or spark")] = "duckdb",
@@ -304,7 +310,7 @@ app.add_typer(content_app, name="content")
 
 @content_app.command("suggest")
 def content_suggest(
-    opportunity_id: Annotated[int, typer.Argument(help="The opportunity's dealpilot id.")],
+    opportunity_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="The opportunity's dealpilot id.")],
     as_user: Annotated[str, typer.Option("--as", help="Username whose view of the deal to use (visibility applies).")],
     limit: Annotated[int, typer.Option("--limit", min=1, max=50, help="How many modules.")] = 6,
     format: Annotated[OutputFormat, typer.Option("--format", help="table or json")] = OutputFormat.table,

@@ -13,4 +13,4 @@ MAX_PAGE = 1_000_000
 class Pages(PageNumberPagination):
     class Input(Schema):
         page: int = Field(1, ge=1, le=MAX_PAGE)
-        page_size: int | None = Field(None, ge=1)
+        page_size: int | None = Field(None, ge=1, le=MAX_PAGE)  # above the list's own maximum it is that maximum

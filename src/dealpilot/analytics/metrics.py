@@ -203,10 +203,21 @@ def _default_window(f: Frames, start: date | None, end: date | None, column: str
     return start, end
 
 
+MAX_CREATION_WEEKS = 520  # ten years: the grid has a row per rep and week, zeros included
+
+
+class WindowTooLong(ValueError):
+    """A window whose every week would be a row (pipeline creation): more than MAX_CREATION_WEEKS."""
+
+
 def pipeline_creation(f: Frames, start: date | None = None, end: date | None = None) -> dict:
     """Per rep and ISO week: opportunities created, the team's median; and who created none.
-    Window default: the 13 weeks up to the latest created date in scope."""
+    Window default: the 13 weeks up to the latest created date in scope; at most MAX_CREATION_WEEKS
+    (1900-01-01 to 2999-12-31 made 57,000 weeks per rep: 21 MB of JSON for three reps)."""
     start, end = _default_window(f, start, end, "created_date")
+    if (end - start).days > 7 * MAX_CREATION_WEEKS:
+        raise WindowTooLong(f"pipeline creation shows at most {MAX_CREATION_WEEKS} weeks (ten years) at a time; "
+                            f"{start.isoformat()} to {end.isoformat()} is {(end - start).days // 7:,} weeks")
     counts = f.run(pipeline_creation_counts_expr(f, start, end))
     reps = reps_in_scope(f, {c["owner_id"] for c in counts})
     grid = creation_grid(reps, counts, start, end)

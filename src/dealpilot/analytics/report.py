@@ -54,7 +54,10 @@ def report_rows(name: str, *, group_by: str | None = None, period: str = "quarte
     if name == "levers":
         return m.levers(f, group_by, period, start, end)
     if name == "pipeline-creation":
-        grid = m.pipeline_creation(f, start, end)
+        try:
+            grid = m.pipeline_creation(f, start, end)
+        except m.WindowTooLong as exc:
+            raise ReportError(str(exc)) from None
         return [{k: v for k, v in r.items() if k != "week_start"} for r in grid["rows"]]
     if name == "diagnosis":
         keep = ("rep", "team", "activities", "created", "closed", "won", "activities_per_week", "new_per_week", "win_rate",

@@ -11,7 +11,7 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
-from dealpilot.api_types import RecordId
+from dealpilot.api_types import Code, Day, Moment, Name, Note, RecordId
 
 from . import access, selectors, services
 from .agenda import build_agenda
@@ -107,16 +107,16 @@ class CadenceOut(Schema):
 
 class MeetingIn(Schema):
     kind: Literal[tuple(MeetingType.values)]  # type: ignore[valid-type]
-    title: str = Field(..., max_length=200)
+    title: Name
     frequency: Literal[tuple(Frequency.values)]  # type: ignore[valid-type]
     weekday: int = Field(..., ge=0, le=6, description="0 Monday .. 6 Sunday")
     start_time: time = Field(..., json_schema_extra=WALL_TIME)
     duration_minutes: int = Field(60, ge=5, le=1440)
-    starts_on: date
-    ends_on: date | None = None
-    time_zone: str = Field("", description="IANA name; empty: the team's")
+    starts_on: Day
+    ends_on: Day | None = None
+    time_zone: Code = Field("", description="IANA name; empty: the team's")
     interval_weeks: int = Field(1, ge=1, le=52)
-    week_of_month: int | None = Field(None, description="1-4, or -1 for the last (monthly/quarterly)")
+    week_of_month: int | None = Field(None, ge=-1, le=4, description="1-4, or -1 for the last (monthly/quarterly)")
     day_of_month: int | None = Field(None, ge=1, le=28)
     attendee_ids: list[RecordId] = []
     account_ids: list[RecordId] = []
@@ -130,18 +130,18 @@ class MeetingIn(Schema):
 
 
 class SettingsIn(Schema):
-    time_zone: str
+    time_zone: Code
     coaching_target_minutes: int = Field(..., ge=0, le=10000)
-    outcome: str = ""
-    meetings_to_add: str = ""
-    meetings_to_drop: str = ""
-    checklist_done: list[Literal[tuple(CHECKLIST_KEYS)]] = []  # type: ignore[valid-type]
-    agreed_on: date | None = None
+    outcome: Note = ""
+    meetings_to_add: Note = ""
+    meetings_to_drop: Note = ""
+    checklist_done: list[Literal[tuple(CHECKLIST_KEYS)]] = Field([], max_length=len(CHECKLIST_KEYS))  # type: ignore[valid-type]
+    agreed_on: Day | None = None
 
 
 class DefaultIn(Schema):
-    time_zone: str | None = None
-    starts_on: date | None = None
+    time_zone: Code | None = None
+    starts_on: Day | None = None
 
 
 class SlotOut(Schema):
@@ -189,14 +189,14 @@ class AgendaOut(Schema):
 
 class RecordIn(Schema):
     status: Literal["held", "cancelled", "rescheduled", "not_recorded"]
-    new_start: datetime | None = Field(None, description="Rescheduled: the new start, with its offset")
-    notes: str | None = None
-    decisions: str | None = None
+    new_start: Moment | None = Field(None, description="Rescheduled: the new start, with its offset")
+    notes: Note | None = None
+    decisions: Note | None = None
 
 
 class DealNoteIn(Schema):
-    note: str = Field("", max_length=10000)
-    decision: str = Field("", max_length=2000)
+    note: Note = ""
+    decision: Note = ""
 
 
 class AdherenceOut(Schema):
@@ -214,13 +214,13 @@ class AdherenceOut(Schema):
 
 
 class CoachingIn(Schema):
-    rep_id: int
-    held_on: date
+    rep_id: RecordId
+    held_on: Day
     topic: Literal[tuple(CoachingTopic.values)]  # type: ignore[valid-type]
     minutes: int = Field(..., ge=1, le=480)
-    notes: str = ""
-    opportunity_id: int | None = None
-    skill: str = Field("", max_length=200)
+    notes: Note = ""
+    opportunity_id: RecordId | None = None
+    skill: Name = ""
 
 
 class CoachingOut(Schema):
@@ -339,7 +339,7 @@ def drop_meeting(request, meeting_id: int):
 
 
 class Window(Schema):
-    start: date | None = Field(None, description="Default: today")
+    start: Day | None = Field(None, description="Default: today")
     days: int = Field(28, ge=1, le=366)
 
 
@@ -397,7 +397,7 @@ def put_deal_note(request, meeting_id: int, key: str, opportunity_id: int, paylo
 
 
 class AdherenceQuery(Schema):
-    team: int | None = None
+    team: RecordId | None = None
     months: int = Field(6, ge=1, le=24)
 
 
@@ -416,7 +416,7 @@ def _managers(request):
 
 
 @router.get("/coaching", response={200: list[CoachingOut], 404: Error})
-def list_coaching(request, rep: int | None = None):
+def list_coaching(request, rep: RecordId | None = None):
     _managers(request)
     return list(selectors.coaching_sessions(request.user, rep_id=rep, limit=500))
 
@@ -431,15 +431,13 @@ def post_coaching(request, payload: CoachingIn):
 
 
 @router.get("/coaching/minutes", response={200: list[CoachingMonthOut], 404: Error})
-def coaching_minutes(request, months: int = 3):
+def coaching_minutes(request, months: int = Query(3, ge=1, le=24)):
     _managers(request)
-    if not 1 <= months <= 24:
-        raise HttpError(400, "months must be 1 to 24")
     return [vars(m) for per_rep in selectors.coaching_minutes(request.user, months=months).values() for m in per_rep]
 
 
 @router.get("/week", response={200: WeekOut, 404: Error})
-def get_week(request, day: date | None = None):
+def get_week(request, day: Day | None = None):
     _managers(request)
     day = day or timezone.localdate()
     return {"week_start": day - timedelta(days=day.weekday()),

@@ -9,6 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from dealpilot.crm.models import Account, Opportunity, User
+from dealpilot.validation import NAME_MAX, NOTE_MAX, DayField, IdField, MomentField
 
 from .models import (
     CHECKLIST_STEPS,
@@ -31,7 +32,7 @@ class PersonChoice(forms.ModelMultipleChoiceField):
 
 class MeetingForm(forms.Form):
     kind = forms.ChoiceField(label="Meeting type", choices=MeetingType.choices)
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=NAME_MAX)
     frequency = forms.ChoiceField(choices=Frequency.choices)
     interval_weeks = forms.IntegerField(label="Every N weeks", min_value=1, max_value=52, initial=2, required=False)
     weekday = forms.TypedChoiceField(choices=Weekday.choices, coerce=int)
@@ -42,8 +43,8 @@ class MeetingForm(forms.Form):
     start_time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     duration_minutes = forms.IntegerField(label="Minutes", min_value=5, max_value=1440, initial=60)
     time_zone = forms.ChoiceField(choices=[(z, z) for z in TIME_ZONES])
-    starts_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    ends_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
+    starts_on = DayField(widget=forms.DateInput(attrs={"type": "date"}))
+    ends_on = DayField(widget=forms.DateInput(attrs={"type": "date"}), required=False)
     attendees = PersonChoice(queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple)
     reviewed_opportunities = forms.ModelMultipleChoiceField(queryset=Opportunity.objects.none(), required=False,
                                                             label="Deals it reviews", widget=forms.SelectMultiple(attrs={"size": 8}))
@@ -71,21 +72,23 @@ class MeetingForm(forms.Form):
 class SettingsForm(forms.Form):
     time_zone = forms.ChoiceField(choices=[(z, z) for z in TIME_ZONES])
     coaching_target_minutes = forms.IntegerField(label="Coaching minutes per rep per month", min_value=0, max_value=10000)
-    outcome = forms.CharField(label="What outcome", widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    meetings_to_add = forms.CharField(label="Which meetings to add", widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    meetings_to_drop = forms.CharField(label="Which current meetings to drop", widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    outcome = forms.CharField(label="What outcome", widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=NOTE_MAX)
+    meetings_to_add = forms.CharField(label="Which meetings to add", widget=forms.Textarea(attrs={"rows": 2}), required=False,
+                                      max_length=NOTE_MAX)
+    meetings_to_drop = forms.CharField(label="Which current meetings to drop", widget=forms.Textarea(attrs={"rows": 2}),
+                                       required=False, max_length=NOTE_MAX)
     checklist_done = forms.MultipleChoiceField(label="Checklist", choices=CHECKLIST_STEPS, required=False,
                                                widget=forms.CheckboxSelectMultiple)
-    agreed_on = forms.DateField(label="Agreed with the team on", widget=forms.DateInput(attrs={"type": "date"}), required=False)
+    agreed_on = DayField(label="Agreed with the team on", widget=forms.DateInput(attrs={"type": "date"}), required=False)
 
 
 class RecordForm(forms.Form):
     status = forms.ChoiceField(choices=OccurrenceStatus.choices, required=False)
-    new_start = forms.DateTimeField(label="New start (meeting's time zone)", required=False,
+    new_start = MomentField(label="New start (meeting's time zone)", required=False,
                                     widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
                                     input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"])
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    decisions = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=NOTE_MAX)
+    decisions = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=NOTE_MAX)
 
     def __init__(self, *args, zone: str = "UTC", **kwargs):
         super().__init__(*args, **kwargs)
@@ -109,19 +112,19 @@ class RecordForm(forms.Form):
 
 
 class DealNoteForm(forms.Form):
-    opportunity = forms.IntegerField(widget=forms.HiddenInput)
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    decision = forms.CharField(max_length=2000, required=False)
+    opportunity = IdField(widget=forms.HiddenInput)
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=NOTE_MAX)
+    decision = forms.CharField(max_length=NOTE_MAX, required=False)
 
 
 class CoachingForm(forms.Form):
     rep = forms.ModelChoiceField(queryset=User.objects.none())
-    held_on = forms.DateField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
+    held_on = DayField(label="Date", widget=forms.DateInput(attrs={"type": "date"}))
     topic = forms.ChoiceField(choices=CoachingTopic.choices)
     opportunity = forms.ModelChoiceField(queryset=Opportunity.objects.none(), required=False, label="Deal (topic: a deal)")
-    skill = forms.CharField(max_length=200, required=False, label="Skill (topic: a skill)")
+    skill = forms.CharField(max_length=NAME_MAX, required=False, label="Skill (topic: a skill)")
     minutes = forms.IntegerField(min_value=1, max_value=480, initial=30)
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=NOTE_MAX)
 
     def __init__(self, *args, reps=None, deals=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -127,10 +127,15 @@ def occurrence_key(when: datetime) -> str:
 
 
 def parse_occurrence_key(key: str) -> datetime | None:
+    """The scheduled start a key names, or None (a 404) for a key that is not one; a key's day is within
+    dealpilot.validation's bounds, so the minutes around it never leave the calendar (00010101T000000Z was a 500)."""
+    from dealpilot.validation import day_problem
+
     try:
-        return datetime.strptime(key, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt_timezone.utc)
+        when = datetime.strptime(key, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt_timezone.utc)
     except ValueError:
         return None
+    return None if day_problem(when) else when
 
 
 def slots(meetings: list[Meeting], start: datetime, end: datetime, *, by_actual_start: bool = True) -> list[Slot]:

@@ -4,7 +4,7 @@ token in the URL names the person, and they show only what that person may read.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from dealpilot.crm.models import Account, Opportunity, User
 from dealpilot.exports import to_csv
+from dealpilot.validation import id_or_none, parse_day
 
 from . import access, selectors, services
 from .agenda import agenda_since, build_agenda, noted_opportunities
@@ -86,9 +87,9 @@ def team(request, team_id: int):
 def default_cadence(request, team_id: int):
     t = access.team_or_404(request.user, team_id, edit=True)
     try:
-        starts_on = date.fromisoformat(request.POST["starts_on"]) if request.POST.get("starts_on") else None
-    except ValueError:
-        messages.error(request, "The start date is not a date.")
+        starts_on = parse_day(request.POST.get("starts_on"))
+    except ValueError as exc:
+        messages.error(request, f"The start date: {exc}.")
         return redirect("cadence:team", team_id=t.pk)
     try:
         services.create_default_cadence(t, by=request.user, time_zone=request.POST.get("time_zone") or None,
@@ -318,8 +319,7 @@ def feed_team(request, token: str, team_id: int):
 
 
 def _team_filter(request) -> int | None:
-    value = request.GET.get("team") or ""
-    return int(value) if value.isdigit() else None
+    return id_or_none(request.GET.get("team"))  # "²" is a digit to str.isdigit() but not to int(): a 500
 
 
 @login_required
@@ -376,10 +376,9 @@ def coaching(request):
                 return redirect("cadence:coaching")
         status = 400
     else:
-        rep_id = request.GET.get("rep")
         topic = request.GET.get("topic")
         form = CoachingForm(reps=reps, deals=deals, initial={
-            "rep": int(rep_id) if rep_id and rep_id.isdigit() else None,
+            "rep": id_or_none(request.GET.get("rep")),
             "topic": topic if topic in CoachingTopic.values else CoachingTopic.DEAL})
     minutes = selectors.coaching_minutes(request.user)
     months = [m.month for m in next(iter(minutes.values()))] if minutes else []

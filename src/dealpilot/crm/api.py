@@ -12,10 +12,11 @@ from ninja.errors import HttpError
 from ninja.pagination import paginate
 from pydantic import ConfigDict
 
-from dealpilot.api_types import Money
+from dealpilot.api_types import Day, Description, Money, RecordId, SearchText
 from dealpilot.concurrency import Conflict, etag, if_match
 from dealpilot.history.schemas import HistoryOut, history_out
 from dealpilot.pagination import Pages as PageNumberPagination  # the page number bounded
+from dealpilot.validation import CODE_MAX, LINE_MAX, NOTE_MAX, STAGE_MAX
 from dealpilot.recycle_bin.api import BinEntryOut, deleted_answer
 
 from . import selectors, services
@@ -217,36 +218,36 @@ class ActivityOut(Schema):
 
 
 class AccountFilters(Schema):
-    q: str = Field("", description="Part of the account name")
-    industry: str = ""
-    region: str = ""
-    owner: int | None = Field(None, description="Owner's user id")
+    q: SearchText = Field("", description="Part of the account name")
+    industry: SearchText = ""
+    region: SearchText = ""
+    owner: RecordId | None = Field(None, description="Owner's user id")
     sort: Literal[tuple(selectors.ACCOUNT_SORTS)] = "name"  # type: ignore[valid-type]
 
 
 class OpportunityFilters(Schema):
-    q: str = Field("", description="Part of the opportunity or account name, or the CRM id")
-    stage: str = ""
+    q: SearchText = Field("", description="Part of the opportunity or account name, or the CRM id")
+    stage: SearchText = ""
     status: Literal["", "open", "won", "lost"] = ""
-    owner: int | None = None
-    account: int | None = None
-    close_from: date | None = None
-    close_to: date | None = None
+    owner: RecordId | None = None
+    account: RecordId | None = None
+    close_from: Day | None = None
+    close_to: Day | None = None
     sort: Literal[tuple(selectors.OPPORTUNITY_SORTS)] = "close_date"  # type: ignore[valid-type]
 
 
 class ContactFilters(Schema):
-    q: str = Field("", description="Part of the name, email or title")
-    account: int | None = None
+    q: SearchText = Field("", description="Part of the name, email or title")
+    account: RecordId | None = None
 
 
 class ActivityFilters(Schema):
     kind: Literal["", "call", "meeting", "email", "task"] = ""
-    account: int | None = None
-    opportunity: int | None = None
-    owner: int | None = None
-    date_from: date | None = None
-    date_to: date | None = None
+    account: RecordId | None = None
+    opportunity: RecordId | None = None
+    owner: RecordId | None = None
+    date_from: Day | None = None
+    date_to: Day | None = None
 
 
 # ---- endpoints ----------------------------------------------------------------------------------
@@ -317,16 +318,16 @@ class OpportunityPatchIn(Schema):
 
     model_config = ConfigDict(extra="forbid")
 
-    stage: str | None = Field(None, min_length=1, max_length=120)
+    stage: str | None = Field(None, min_length=1, max_length=STAGE_MAX)
     amount: Money | None = None
-    close_date: date | None = None
+    close_date: Day | None = None
     probability: Decimal | None = Field(None, ge=0, le=100, max_digits=5, decimal_places=2)
-    forecast_category: str | None = Field(None, max_length=60)
-    lost_reason: str | None = Field(None, max_length=255, description="Closing as lost: one of GET /api/crm/lost-reasons")
-    competitor: str | None = Field(None, max_length=255, description="Closing as lost to a competitor: who won")
-    close_comment: str | None = Field(None, max_length=4_000, description="Closing as lost: what decided it")
-    description: str | None = Field(None, max_length=32_000)
-    owner_id: int | None = Field(None, description="Managers (within their team), sales leaders and administrators only")
+    forecast_category: str | None = Field(None, max_length=CODE_MAX)
+    lost_reason: str | None = Field(None, max_length=LINE_MAX, description="Closing as lost: one of GET /api/crm/lost-reasons")
+    competitor: str | None = Field(None, max_length=LINE_MAX, description="Closing as lost to a competitor: who won")
+    close_comment: str | None = Field(None, max_length=NOTE_MAX, description="Closing as lost: what decided it")
+    description: Description | None = None
+    owner_id: RecordId | None = Field(None, description="Managers (within their team), sales leaders and administrators only")
 
 
 class Problem(Schema):

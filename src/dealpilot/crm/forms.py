@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from dealpilot.validation import CODE_MAX, DESCRIPTION_MAX, LINE_MAX, SEARCH_MAX, STAGE_MAX, DayField
+
 from . import selectors
 from .models import SAFE_DECIMAL_DIGITS, User
 
@@ -45,12 +47,12 @@ class _FilterForm(forms.Form):
 class AccountFilterForm(_FilterForm):
     sort_choices = selectors.ACCOUNT_SORTS
 
-    q = forms.CharField(required=False, label="Search", max_length=200,
+    q = forms.CharField(required=False, label="Search", max_length=SEARCH_MAX,
                         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Account name"}))
     industry = forms.ChoiceField(required=False)
     region = forms.ChoiceField(required=False)
     owner = OwnerChoiceField(queryset=User.objects.none(), required=False, empty_label="Any owner")
-    sort = forms.CharField(required=False, widget=forms.HiddenInput)
+    sort = forms.CharField(required=False, max_length=SEARCH_MAX, widget=forms.HiddenInput)
 
     def __init__(self, data, *, user, **kwargs):
         super().__init__(data, user=user, **kwargs)
@@ -63,14 +65,14 @@ class AccountFilterForm(_FilterForm):
 class OpportunityFilterForm(_FilterForm):
     sort_choices = selectors.OPPORTUNITY_SORTS
 
-    q = forms.CharField(required=False, label="Search", max_length=200,
+    q = forms.CharField(required=False, label="Search", max_length=SEARCH_MAX,
                         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Opportunity or account"}))
     stage = forms.ChoiceField(required=False)
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), ("open", "Open"), ("won", "Won"), ("lost", "Lost")])
     owner = OwnerChoiceField(queryset=User.objects.none(), required=False, empty_label="Any owner")
-    close_from = forms.DateField(required=False, label="Closes from", widget=DATE)
-    close_to = forms.DateField(required=False, label="Closes by", widget=DATE)
-    sort = forms.CharField(required=False, widget=forms.HiddenInput)
+    close_from = DayField(required=False, label="Closes from", widget=DATE)
+    close_to = DayField(required=False, label="Closes by", widget=DATE)
+    sort = forms.CharField(required=False, max_length=SEARCH_MAX, widget=forms.HiddenInput)
 
     def __init__(self, data, *, user, **kwargs):
         super().__init__(data, user=user, **kwargs)
@@ -90,14 +92,14 @@ class OpportunityEditForm(forms.Form):
     """The seller's edit of an opportunity (the fields of services.OPPORTUNITY_FIELDS); the owner only
     for those who may reassign; the version the page showed, so a stale save is refused."""
 
-    stage = forms.CharField(max_length=120, widget=forms.TextInput(attrs={"list": "opportunity-stages"}))
+    stage = forms.CharField(max_length=STAGE_MAX, widget=forms.TextInput(attrs={"list": "opportunity-stages"}))
     amount = forms.DecimalField(required=False, min_value=0, max_digits=SAFE_DECIMAL_DIGITS, decimal_places=2)
-    close_date = forms.DateField(required=False, widget=DATE)
+    close_date = DayField(required=False, widget=DATE)
     probability = forms.DecimalField(required=False, min_value=0, max_value=100, max_digits=5, decimal_places=2,
                                      label="Probability, %")
-    forecast_category = forms.CharField(required=False, max_length=60)
-    lost_reason = forms.CharField(required=False, max_length=255)
-    description = forms.CharField(required=False, max_length=32_000, widget=forms.Textarea(attrs={"rows": 3}))
+    forecast_category = forms.CharField(required=False, max_length=CODE_MAX)
+    lost_reason = forms.CharField(required=False, max_length=LINE_MAX)
+    description = forms.CharField(required=False, max_length=DESCRIPTION_MAX, widget=forms.Textarea(attrs={"rows": 3}))
     owner = OwnerChoiceField(queryset=User.objects.none(), required=False, empty_label="(keep the owner)")
     version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 

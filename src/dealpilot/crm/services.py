@@ -10,6 +10,7 @@ from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
 from dealpilot.concurrency import save_if_current
+from dealpilot.validation import CODE_MAX, DESCRIPTION_MAX, LINE_MAX, NOTE_MAX, STAGE_MAX, text_problem
 
 from .models import MAX_SAFE_AMOUNT, ApiToken, LostReason, Opportunity, Role, StageHistory, User
 
@@ -54,8 +55,10 @@ def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
     name = name.strip()
     if not name:
         raise ValueError("a token needs a name (what it is for)")
+    if problem := text_problem(name, ApiToken._meta.get_field("name").max_length, "the name"):
+        raise ValueError(problem)
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=user, name=name[:100], prefix=raw[:10], key_hash=_token_hash(raw))
+    token = ApiToken.objects.create(user=user, name=name, prefix=raw[:10], key_hash=_token_hash(raw))
     return token, raw
 
 
@@ -84,7 +87,7 @@ def user_for_api_token(raw: str) -> User | None:
 # The owner is separate: only managers (within their team), sales leaders and administrators reassign.
 OPPORTUNITY_FIELDS = ("stage", "amount", "close_date", "probability", "forecast_category", "lost_reason", "description")
 REASSIGNING_ROLES = (Role.MANAGER, Role.LEADER, Role.ADMIN)
-_LIMITS = {"stage": 120, "forecast_category": 60, "lost_reason": 255, "description": 32_000}
+_LIMITS = {"stage": STAGE_MAX, "forecast_category": CODE_MAX, "lost_reason": LINE_MAX, "description": DESCRIPTION_MAX}
 
 
 def can_reassign(user: User) -> bool:
@@ -121,7 +124,7 @@ def stage_outcome(stage: str) -> tuple[bool, bool]:
 
 # What a close needs besides the stage (domain brief §9-10: "a lost reason is required when a deal is
 # closed lost"), with their maximum lengths.
-CLOSING_FIELDS = {"competitor": 255, "close_comment": 4_000}
+CLOSING_FIELDS = {"competitor": LINE_MAX, "close_comment": NOTE_MAX}
 
 
 def active_lost_reasons():

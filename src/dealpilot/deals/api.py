@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.db import transaction
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from dealpilot.api_types import Money
+from dealpilot.api_types import Code, Day, Line, Money, Note, RecordId
 from dealpilot.pagination import Pages as PageNumberPagination  # the page number bounded
+from dealpilot.validation import COMMENT_MAX, LINE_MAX, NOTE_MAX, YAML_MAX
 
 from dealpilot.web.access import can_run_imports
 
@@ -99,11 +100,11 @@ class QualificationOut(Schema):
 
 
 class QualificationIn(Schema):
-    answers: dict[str, str] = Field(description='Question key -> answer ("" clears it)')
+    answers: dict[Code, Code] = Field(description='Question key -> answer ("" clears it)')
 
 
 class RulesIn(Schema):
-    yaml: str = Field(max_length=256 * 1024)
+    yaml: str = Field(max_length=YAML_MAX)
 
 
 class RulesOut(Schema):
@@ -245,22 +246,22 @@ def train(request):
 
 
 class CallPlanIn(Schema):
-    call_date: date
-    objective: str = Field(min_length=1, max_length=255)
-    our_outcomes: str = Field(min_length=1, max_length=5000)
-    customer_outcomes: str = Field("", max_length=5000)
-    customer_expected_value: str = Field("", max_length=5000)
-    failure_risks: str = Field("", max_length=5000)
-    questions: str = Field("", max_length=5000)
-    insight: str = Field("", max_length=5000)
-    content: str = Field("", max_length=5000)
-    contact_id: int | None = None
+    call_date: Day
+    objective: str = Field(min_length=1, max_length=LINE_MAX)
+    our_outcomes: str = Field(min_length=1, max_length=NOTE_MAX)
+    customer_outcomes: Note = ""
+    customer_expected_value: Note = ""
+    failure_risks: Note = ""
+    questions: Note = ""
+    insight: Note = ""
+    content: Note = ""
+    contact_id: RecordId | None = None
 
 
 class CallReviewIn(Schema):
     outcome_met: Literal["yes", "partly", "no"]
     advanced: bool
-    next_step: str = Field("", max_length=255)
+    next_step: Line = ""
 
 
 class CallPlanOut(Schema):
@@ -342,7 +343,7 @@ def create_call_plan(request, pk: int, payload: CallPlanIn):
 
 
 @router.get("/call-plans/report", response=list[RepCallStatsOut])
-def call_plan_report(request, start: date, end: date):
+def call_plan_report(request, start: Day, end: Day):
     """Share of calls planned ahead and share effective, per rep you can see, between two dates."""
     if end < start:
         raise HttpError(400, "end is before start")
@@ -377,8 +378,8 @@ class BusinessCaseIn(Schema):
     period: Literal["month", "quarter", "year"]
     benefits: list[Decimal] = Field(min_length=1, max_length=120, description="Net benefit of each period, in order")
     risk_share: Decimal = Field(Decimal(0), ge=0, le=100, description="Share of our fees at risk, %")
-    leading_indicators: list[str] = Field(default_factory=list, max_length=50)
-    assumptions: str = Field("", max_length=5000)
+    leading_indicators: list[Annotated[str, Field(max_length=COMMENT_MAX)]] = Field(default_factory=list, max_length=50)
+    assumptions: Note = ""
 
 
 class BusinessCaseOut(Schema):

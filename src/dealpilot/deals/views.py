@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from dealpilot.validation import YAML_MAX, DayField
 from dealpilot.web.access import can_run_imports, is_partial
 from dealpilot.web.charts import chart, plot_text
 
@@ -26,12 +27,12 @@ from .models import KnowledgeRule, QualificationQuestion, SignalSettings
 from .scoring import active_run, score_open_deals
 from .tasks import request_training
 
-MAX_YAML_BYTES = 256 * 1024
+MAX_YAML_BYTES = YAML_MAX
 
 
 class ReportPeriodForm(forms.Form):
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
+    start = DayField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
+    end = DayField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
 
 
 def _deal_or_404(request, pk: int):

@@ -13,8 +13,9 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from dealpilot.api_types import RecordId
+from dealpilot.api_types import Code, Comment, Day, Document, Name, Note, RecordId, SearchText, Short
 from dealpilot.pagination import Pages as PageNumberPagination  # the page number bounded
+from dealpilot.validation import LANGUAGE_MAX
 
 from dealpilot.concurrency import Conflict, etag, if_match
 from dealpilot.history.schemas import HistoryOut, history_out
@@ -88,61 +89,64 @@ class ModuleDetailOut(ModuleOut):
     vp_answers: dict[str, str]
 
 
+Tag = Name  # a tag's value (the column)
+
+
 class TagsIn(Schema):
-    challenge: list[str] = []
-    industry: list[str] = []
-    buyer_role: list[str] = []
+    challenge: list[Tag] = []
+    industry: list[Tag] = []
+    buyer_role: list[Tag] = []
     phase: list[JourneyPhase] = []
-    stage: list[str] = []
-    product: list[str] = []
+    stage: list[Tag] = []
+    product: list[Tag] = []
 
 
 class ModuleIn(Schema):
     """The fields a module write may set (nothing else is read)."""
 
-    title: str = Field(..., max_length=200)
+    title: Name
     kind: ContentKind
     status: ContentStatus = ContentStatus.DRAFT
-    summary: str = Field("", max_length=300)
-    body: str = ""
-    message_template: str = ""
-    value_proposition: str = ""
-    vp_answers: dict[str, str] = {}
-    language: str = Field("en", max_length=10)
-    review_date: date | None = None
+    summary: Short = ""
+    body: Document = ""
+    message_template: Document = ""
+    value_proposition: Document = ""
+    vp_answers: dict[Code, Note] = {}
+    language: str = Field("en", max_length=LANGUAGE_MAX)
+    review_date: Day | None = None
     tags: TagsIn = TagsIn()
     author_ids: list[RecordId] | None = None
 
 
 class ModulePatch(Schema):
-    title: str | None = Field(None, max_length=200)
+    title: Name | None = None
     kind: ContentKind | None = None
     status: ContentStatus | None = None
-    summary: str | None = Field(None, max_length=300)
-    body: str | None = None
-    message_template: str | None = None
-    value_proposition: str | None = None
-    vp_answers: dict[str, str] | None = None
-    language: str | None = Field(None, max_length=10)
-    review_date: date | None = None
+    summary: Short | None = None
+    body: Document | None = None
+    message_template: Document | None = None
+    value_proposition: Document | None = None
+    vp_answers: dict[Code, Note] | None = None
+    language: str | None = Field(None, max_length=LANGUAGE_MAX)
+    review_date: Day | None = None
     tags: TagsIn | None = None
     author_ids: list[RecordId] | None = None
 
 
 class LibraryFilters(Schema):
-    q: str = ""
+    q: SearchText = ""
     kind: Literal["", *ContentKind.values] = ""  # type: ignore[valid-type]
     phase: Literal["", *JourneyPhase.values] = ""  # type: ignore[valid-type]
-    buyer_role: str = ""
-    industry: str = ""
-    stage: str = ""
+    buyer_role: SearchText = ""
+    industry: SearchText = ""
+    stage: SearchText = ""
     status: Literal["", *ContentStatus.values] = ""  # type: ignore[valid-type]
 
 
 class EventIn(Schema):
     kind: Literal["view", "download", "use", "share"]
-    opportunity_id: int | None = None
-    note: str = Field("", max_length=300)
+    opportunity_id: RecordId | None = None
+    note: Short = ""
 
 
 class EventOut(Schema):
@@ -155,7 +159,7 @@ class EventOut(Schema):
 
 class RatingIn(Schema):
     stars: int = Field(..., ge=1, le=5)
-    comment: str = Field("", max_length=500)
+    comment: Comment = ""
 
 
 class RatingOut(Schema):
@@ -238,9 +242,9 @@ class AnalyticsOut(Schema):
 
 class KnowledgeIn(Schema):
     kind: KnowledgeKind
-    title: str = Field(..., max_length=200)
-    body: str
-    opportunity_id: int | None = None
+    title: Name
+    body: Document
+    opportunity_id: RecordId | None = None
     author_ids: list[RecordId] | None = None
 
 
@@ -403,7 +407,7 @@ def _knowledge_out(row: dict) -> dict:
 
 
 @router.get("/knowledge", response=list[KnowledgeOut])
-def list_knowledge(request, q: str = "", kind: Literal["", "win_loss", "best_practice"] = "", limit: int = Query(50, ge=1, le=200)):
+def list_knowledge(request, q: SearchText = "", kind: Literal["", "win_loss", "best_practice"] = "", limit: int = Query(50, ge=1, le=200)):
     return [_knowledge_out(r) for r in selectors.knowledge(request.user, q=q[:200], kind=kind, limit=limit)]
 
 

@@ -6,6 +6,8 @@ from django import forms
 
 from dealpilot.crm.models import SAFE_DECIMAL_DIGITS, ContactRole, Role, User
 
+from dealpilot.validation import DOCUMENT_MAX, LANGUAGE_MAX, NAME_MAX, NOTE_MAX, SEARCH_MAX, SHORT_MAX, DayField
+
 from .files import CONTENT_TYPES, MAX_FILE_BYTES
 from .models import ContentKind, ContentStatus, JourneyPhase, KnowledgeKind, TagDimension
 from .vptest import QUESTIONS
@@ -21,7 +23,7 @@ def split_tags(text: str) -> list[str]:
 
 
 class LibraryFilterForm(forms.Form):
-    q = forms.CharField(required=False, label="Search", widget=forms.TextInput(attrs={"placeholder": "Title, text or tag", "type": "search"}))
+    q = forms.CharField(required=False, label="Search", max_length=SEARCH_MAX, widget=forms.TextInput(attrs={"placeholder": "Title, text or tag", "type": "search"}))
     kind = forms.ChoiceField(required=False, label="Type", choices=[("", "All types"), *ContentKind.choices])
     phase = forms.ChoiceField(required=False, label="Journey phase", choices=[("", "All phases"), *JourneyPhase.choices])
     buyer_role = forms.ChoiceField(required=False, label="Buyer role", choices=[("", "All roles"), *ContactRole.choices])
@@ -41,13 +43,13 @@ class LibraryFilterForm(forms.Form):
 
 
 class ModuleForm(forms.Form):
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=NAME_MAX)
     kind = forms.ChoiceField(label="Type", choices=ContentKind.choices)
     status = forms.ChoiceField(choices=ContentStatus.choices, initial=ContentStatus.DRAFT)
-    summary = forms.CharField(max_length=300, required=False, help_text="One line shown in lists and in the deal")
-    body = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 8}))
+    summary = forms.CharField(max_length=SHORT_MAX, required=False, help_text="One line shown in lists and in the deal")
+    body = forms.CharField(required=False, max_length=DOCUMENT_MAX, widget=forms.Textarea(attrs={"rows": 8}))
     message_template = forms.CharField(
-        required=False, label="Value message template", widget=forms.Textarea(attrs={"rows": 4}),
+        required=False, label="Value message template", widget=forms.Textarea(attrs={"rows": 4}), max_length=DOCUMENT_MAX,
         help_text="For value messages: the text the rep sees, with placeholders filled from the deal, e.g. "
                   "{account}, {industry}, {amount}, {challenge}, {decision_maker}.")
     file = forms.FileField(required=False, help_text=f"PDF, DOCX or PPTX, up to {MAX_FILE_BYTES // (1024 * 1024)} MB; its text is searchable",
@@ -57,16 +59,18 @@ class ModuleForm(forms.Form):
                                        widget=forms.CheckboxSelectMultiple)
     buyer_roles = forms.MultipleChoiceField(required=False, label="Buyer roles", choices=ContactRole.choices,
                                             widget=forms.CheckboxSelectMultiple)
-    industries = forms.CharField(required=False, help_text="Comma-separated; empty fits every industry")
-    challenges = forms.CharField(required=False, label="Customer challenges", help_text="Comma-separated, in the customer's words")
-    stages = forms.CharField(required=False, label="Deal stages", help_text="Comma-separated CRM stage names")
-    products = forms.CharField(required=False, help_text="Comma-separated product names or families")
-    language = forms.CharField(max_length=10, initial="en")
-    review_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    industries = forms.CharField(required=False, max_length=NOTE_MAX, help_text="Comma-separated; empty fits every industry")
+    challenges = forms.CharField(required=False, max_length=NOTE_MAX, label="Customer challenges",
+                                 help_text="Comma-separated, in the customer's words")
+    stages = forms.CharField(required=False, max_length=NOTE_MAX, label="Deal stages", help_text="Comma-separated CRM stage names")
+    products = forms.CharField(required=False, max_length=NOTE_MAX, help_text="Comma-separated product names or families")
+    language = forms.CharField(max_length=LANGUAGE_MAX, initial="en")
+    review_date = DayField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     authors = forms.ModelMultipleChoiceField(queryset=User.objects.none(), required=False,
                                              widget=forms.SelectMultiple(attrs={"size": 8}),
                                              help_text="Everyone credited as author (you, if none); Ctrl/Cmd-click for several")
     value_proposition = forms.CharField(required=False, label="Value proposition", widget=forms.Textarea(attrs={"rows": 2}),
+                                        max_length=DOCUMENT_MAX,
                                         help_text="The promise in one or two sentences; the hints check it as you type")
     # the module's version when the form was opened: saving is refused if someone changed it since
     version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
@@ -75,11 +79,18 @@ class ModuleForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["authors"].queryset = User.objects.filter(is_active=True).exclude(role=Role.ADMIN).order_by("full_name", "username")
         for key, label, question in QUESTIONS:
-            self.fields[f"vp_{key}"] = forms.CharField(required=False, label=f"{label}?", help_text=question,
+            self.fields[f"vp_{key}"] = forms.CharField(required=False, label=f"{label}?", help_text=question, max_length=NOTE_MAX,
                                                        widget=forms.Textarea(attrs={"rows": 1}))
 
     def vp_fields(self):
         return [self[f"vp_{key}"] for key, _l, _q in QUESTIONS]
+
+    def clean(self):
+        data = super().clean()
+        for name in TEXT_TAGS:  # each tag is stored on its own: a tag longer than its column is refused here
+            if (long := next((t for t in split_tags(data.get(name, "")) if len(t) > NAME_MAX), None)):
+                self.add_error(name, f"A tag is at most {NAME_MAX} characters: “{long[:40]}…” is longer.")
+        return data
 
     def clean_file(self):
         upload = self.cleaned_data.get("file")
@@ -120,8 +131,8 @@ class ModuleForm(forms.Form):
 
 class KnowledgeForm(forms.Form):
     kind = forms.ChoiceField(choices=KnowledgeKind.choices)
-    title = forms.CharField(max_length=200)
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 10}), label="Analysis",
+    title = forms.CharField(max_length=NAME_MAX)
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 10}), label="Analysis", max_length=DOCUMENT_MAX,
                            help_text="Why did we win or lose? What would you repeat or change? What should others know?")
     opportunity = forms.ModelChoiceField(queryset=None, required=False, label="Deal")
     authors = forms.ModelMultipleChoiceField(queryset=User.objects.none(), required=False, help_text="Credit everyone who wrote it",
@@ -138,7 +149,7 @@ class KnowledgeForm(forms.Form):
 
 class SettingsForm(forms.Form):
     stage_phases = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 14, "class": "mono"}), label="Stage to journey phase",
+        widget=forms.Textarea(attrs={"rows": 14, "class": "mono"}), label="Stage to journey phase", max_length=NOTE_MAX,
         help_text="One stage a line: 'Stage name: awareness | buying | implementation'")
     default_phase = forms.ChoiceField(choices=JourneyPhase.choices, help_text="For stages not listed")
     rating_roles = forms.MultipleChoiceField(choices=Role.choices, widget=forms.CheckboxSelectMultiple, required=False,

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from dealpilot.concurrency import save_if_current
 from dealpilot.crm.models import MAX_SAFE_AMOUNT, ContactRole, Opportunity, Role, User
+from dealpilot.validation import COMMENT_MAX, SHORT_MAX, text_problem
 
 from . import fulltext
 from .access import can_author, can_change_settings, can_read
@@ -197,8 +198,10 @@ def record_event(user: User, module: ContentModule, kind: str, *, opportunity_id
         raise NotVisible(f"Content module {module.pk} not found")
     if kind == EventKind.USE and opportunity_id is None:
         raise ValidationError({"opportunity_id": ["Say which deal you used it with."]})
+    if problem := text_problem(str(note), SHORT_MAX, "The note"):
+        raise ValidationError({"note": [problem + "."]})
     opportunity = visible_opportunity(user, opportunity_id)
-    return ContentEvent.objects.create(module=module, user=user, kind=kind, opportunity=opportunity, note=str(note)[:300])
+    return ContentEvent.objects.create(module=module, user=user, kind=kind, opportunity=opportunity, note=str(note))
 
 
 def rating_refusal(user: User, module: ContentModule, settings: EnablementSettings | None = None) -> str | None:
@@ -228,11 +231,14 @@ def rate_module(user: User, module: ContentModule, *, stars: int, comment: str =
         raise ValidationError({"stars": ["Give 1 to 5 stars."]}) from None
     if not 1 <= stars <= 5:
         raise ValidationError({"stars": ["Give 1 to 5 stars."]})
+    comment = str(comment).strip()
+    if problem := text_problem(comment, COMMENT_MAX, "The comment"):
+        raise ValidationError({"comment": [problem + "."]})
     if reason := rating_refusal(user, module):
         raise NotAllowed(reason)
     with transaction.atomic():
         rating, _ = ContentRating.objects.update_or_create(module=module, user=user,
-                                                           defaults={"stars": stars, "comment": str(comment).strip()[:500]})
+                                                           defaults={"stars": stars, "comment": comment})
     return rating
 
 

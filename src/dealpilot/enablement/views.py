@@ -18,6 +18,7 @@ from dealpilot.concurrency import StaleWrite
 from dealpilot.crm.models import Role
 from dealpilot.history.diffs import history_context
 from dealpilot.recycle_bin.services import may_delete
+from dealpilot.validation import id_or_none
 from dealpilot.web.uploads import UploadLimitHandler
 
 from . import selectors, services
@@ -35,11 +36,7 @@ def _module_or_404(user, pk: int) -> ContentModule:
     return get_object_or_404(ContentModule.objects.visible_to(user).select_related("owner").prefetch_related("tags"), pk=pk)
 
 
-def _int_or_none(value) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
+_int_or_none = id_or_none  # a record id from a query string or a hidden field, or None
 
 
 def _next_url(request, default: str) -> str:

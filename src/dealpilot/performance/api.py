@@ -16,6 +16,8 @@ from ninja.errors import HttpError
 
 from dealpilot.analytics.frames import EngineUnavailable
 from dealpilot.analytics.report import ReportError, report_rows
+from dealpilot.api_types import Day
+from dealpilot.validation import FIRST_DAY, LAST_DAY
 
 router = Router(tags=["performance"])
 
@@ -33,8 +35,8 @@ class BadRequest(Schema):
 class ReportQuery(Schema):
     group_by: Group | None = Field(None, description="One row per owner, team, product, source or region (default: one group, `all`)")
     period: Literal["month", "quarter", "year"] = Field("quarter", description="Calendar periods")
-    start: date | None = Field(None, alias="from", description="First day, inclusive (YYYY-MM-DD)")
-    end: date | None = Field(None, alias="to", description="Last day, inclusive; the meeting day for `meeting`")
+    start: Day | None = Field(None, alias="from", description=f"First day, inclusive (YYYY-MM-DD, {FIRST_DAY} to {LAST_DAY})")
+    end: Day | None = Field(None, alias="to", description="Last day, inclusive; the meeting day for `meeting`")
     engine: Literal["duckdb", "postgres", "spark"] | None = Field(
         None, description="The analytics engine (default duckdb; postgres only when the app runs on PostgreSQL)")
 

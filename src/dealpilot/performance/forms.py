@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from dealpilot.analytics.metrics import GROUPS, PERIODS
+from dealpilot.validation import DayField
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -16,8 +17,8 @@ WHAT_IF_LIMIT = 90.0  # a lever moving by 100% or more (a cycle of zero days) me
 
 class DashboardFilterForm(forms.Form):
     period = forms.ChoiceField(choices=[(p, p.capitalize()) for p in PERIODS], required=False, label="Period")
-    start = forms.DateField(required=False, label="From", widget=DATE)
-    end = forms.DateField(required=False, label="To", widget=DATE)
+    start = DayField(required=False, label="From", widget=DATE)
+    end = DayField(required=False, label="To", widget=DATE)
     group_by = forms.ChoiceField(choices=[("", "Everyone together")] + [(g, GROUP_LABELS[g]) for g in GROUPS],
                                  required=False, label="Velocity by")
     what_if = forms.FloatField(required=False, label="Each lever moves by (%)", min_value=-WHAT_IF_LIMIT,

@@ -14,8 +14,9 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from dealpilot.api_types import Money
+from dealpilot.api_types import Code, Comment, Day, Line, Money, Name, Note, RecordId, SearchText, Short
 from dealpilot.pagination import Pages as PageNumberPagination  # the page number bounded
+from dealpilot.validation import STAGE_MAX
 
 from dealpilot.concurrency import Conflict, etag, if_match
 from dealpilot.history.schemas import HistoryOut, history_out
@@ -58,31 +59,33 @@ def _account(request, account_id: int):
 # ---- scoring model ---------------------------------------------------------------------------------
 
 
+# The texts' limits here are the API's outer bounds; the scoring model's own (planning/scoring.py, some
+# narrower) then answer 400 with the reason.
 class LevelIn(Schema):
-    level: str
-    label: str
+    level: Code
+    label: Code
     points: float
-    definition: str = ""
+    definition: Note = ""
     min: float | None = None
     max: float | None = None
 
 
 class ElementIn(Schema):
-    key: str
+    key: Code
     axis: Literal["current", "future"]
-    name: str
-    description: str = ""
+    name: Name
+    description: Note = ""
     kind: Literal["computed", "rated"]
-    metric: str = ""
+    metric: Code = ""
     weight: float
     levels: list[LevelIn]
 
 
 class ScoringModelIn(Schema):
-    name: str
-    description: str = ""
-    thresholds: dict[str, float | Literal["median"]] = Field(default_factory=lambda: {"current": "median", "future": "median"})
-    revenue_window_days: int = 365
+    name: Name
+    description: Note = ""
+    thresholds: dict[Code, float | Literal["median"]] = Field(default_factory=lambda: {"current": "median", "future": "median"})
+    revenue_window_days: int = Field(365, ge=1, le=3650)
     elements: list[ElementIn]
 
 
@@ -130,10 +133,10 @@ class PriorityOut(Schema):
 
 class PriorityQuery(Schema):
     quadrant: Literal["", "A", "B", "C", "D"] = ""
-    q: str = ""
-    owner: int | None = None
-    industry: str = ""
-    region: str = ""
+    q: SearchText = ""
+    owner: RecordId | None = None
+    industry: SearchText = ""
+    region: SearchText = ""
     sort: Literal[tuple(selectors.PRIORITY_SORTS)] = "priority"  # type: ignore[valid-type]
 
 
@@ -184,8 +187,8 @@ def get_account_score(request, account_id: int):
 
 
 class AccountRatingIn(Schema):
-    level: str = Field(description="One of the element's levels; empty removes the rating")
-    note: str = ""
+    level: Code = Field(description="One of the element's levels; empty removes the rating")
+    note: Note = ""
 
 
 @router.put("/accounts/{account_id}/ratings/{element_key}", response={200: AccountScoreOut, 400: Problem, 404: NotFound})
@@ -352,59 +355,59 @@ def _plan_out(request, account_id: int, response: HttpResponse) -> dict:
 
 
 class PlanCreateIn(Schema):
-    title: str = ""
-    period_start: date | None = None
-    period_end: date | None = None
+    title: Name = ""
+    period_start: Day | None = None
+    period_end: Day | None = None
 
 
 class PlanPatchIn(Schema):
-    title: str | None = None
-    period_start: date | None = None
-    period_end: date | None = None
-    review_date: date | None = None
+    title: Name | None = None
+    period_start: Day | None = None
+    period_end: Day | None = None
+    review_date: Day | None = None
     pipeline_goal: Money | None = None
-    summary: str | None = None
+    summary: Note | None = None
 
 
 class UnitIn(Schema):
-    plan_unit_id: int
+    plan_unit_id: RecordId
     strategic: bool = False
 
 
 class UnitPatchIn(Schema):
     strategic: bool | None = None
-    goals: str | None = None
-    pressures: str | None = None
-    initiatives: str | None = None
-    obstacles: str | None = None
+    goals: Note | None = None
+    pressures: Note | None = None
+    initiatives: Note | None = None
+    obstacles: Note | None = None
 
 
 class ResearchIn(Schema):
     area: Literal["customer", "competitor", "company"]
-    text: str
+    text: Note
 
 
 class ObjectiveIn(Schema):
     kind: Literal["revenue", "business_development", "account"]
-    title: str
-    unit_id: int | None = None
+    title: Short
+    unit_id: RecordId | None = None
     target_amount: Money | None = None
 
 
 class StrategyIn(Schema):
-    text: str
+    text: Comment
 
 
 class ActionIn(Schema):
-    title: str
-    owner_id: int | None = None
-    due_date: date | None = None
+    title: Short
+    owner_id: RecordId | None = None
+    due_date: Day | None = None
 
 
 class ActionPatchIn(Schema):
     status: Literal["open", "in_progress", "done", "cancelled"] | None = None
-    due_date: date | None = None
-    owner_id: int | None = None
+    due_date: Day | None = None
+    owner_id: RecordId | None = None
 
 
 # Every write under /accounts/{account_id}/plan (the plan, its units, research, objectives, strategies
@@ -578,7 +581,7 @@ class PeopleOut(Schema):
 
 
 class ProfileIn(Schema):
-    decision_role: str = ""
+    decision_role: Code = ""
     power: Literal["", "high", "medium", "low"] = ""
     attitude: Literal["", "champion", "supporter", "neutral", "sceptic", "opponent"] = ""
     decision_style: Literal["", "analytical", "driver", "amiable", "expressive"] = ""
@@ -586,9 +589,9 @@ class ProfileIn(Schema):
 
 
 class InfluenceIn(Schema):
-    source_id: int
-    target_id: int
-    note: str = ""
+    source_id: RecordId
+    target_id: RecordId
+    note: Short = ""
 
 
 PEOPLE_RESPONSES = {200: PeopleOut, 400: Problem, 404: NotFound}
@@ -658,23 +661,23 @@ def _white_space_out(account) -> dict:
 
 
 class CellIn(Schema):
-    plan_unit_id: int
-    product_id: int
+    plan_unit_id: RecordId
+    product_id: RecordId
     status: Literal["", "sold", "in_pursuit", "potential", "white_space", "not_applicable"]
-    note: str = ""
+    note: Short = ""
 
 
 class LeadIn(Schema):
-    title: str = ""
-    description: str = ""
-    plan_unit_id: int | None = None
-    product_id: int | None = None
+    title: Line = ""
+    description: Note = ""
+    plan_unit_id: RecordId | None = None
+    product_id: RecordId | None = None
 
 
 class ConvertIn(Schema):
     amount: Money | None = None
-    close_date: date | None = None
-    stage: str = "Prospecting"
+    close_date: Day | None = None
+    stage: str = Field("Prospecting", max_length=STAGE_MAX)
 
 
 class ConvertedOut(Schema):
@@ -732,7 +735,7 @@ class CommentOut(Schema):
 
 
 class CommentIn(Schema):
-    text: str
+    text: Note
 
 
 class PlanEventOut(Schema):

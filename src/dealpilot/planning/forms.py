@@ -7,13 +7,15 @@ from django import forms
 from dealpilot.crm import selectors as crm_selectors
 from dealpilot.crm.forms import OwnerChoiceField
 
+from dealpilot.validation import SEARCH_MAX, YAML_MAX
+
 from .scoring import QUADRANTS
 from .selectors import PRIORITY_SORTS, PriorityFilters
 
 
 class PriorityFilterForm(forms.Form):
     quadrant = forms.ChoiceField(required=False, choices=[("", "Any quadrant")] + [(q, f"{q}: {t}") for q, (_, t) in QUADRANTS.items()])
-    q = forms.CharField(required=False, label="Search", max_length=200,
+    q = forms.CharField(required=False, label="Search", max_length=SEARCH_MAX,
                         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Account name"}))
     industry = forms.ChoiceField(required=False)
     region = forms.ChoiceField(required=False)
@@ -45,7 +47,7 @@ class PriorityFilterForm(forms.Form):
 class YamlUploadForm(forms.Form):
     file = forms.FileField(label="Scoring model (YAML)")
 
-    MAX_BYTES = 256 * 1024
+    MAX_BYTES = YAML_MAX
 
     def clean_file(self):
         f = self.cleaned_data["file"]

@@ -29,6 +29,7 @@ from dealpilot.crm.models import (
     Product,
     User,
 )
+from dealpilot.validation import COMMENT_MAX, LINE_MAX, NAME_MAX, NOTE_MAX, SHORT_MAX, STAGE_MAX
 
 from .models import (
     AccountLead,
@@ -164,8 +165,8 @@ def rate_account(user, account_id: int, element_key: str, level: str, note: str 
         raise SpecError(f"{element_key!r} is not a rated element of the scoring model")
     if level and level not in {lv.level for lv in element.levels}:
         raise SpecError(f"level must be one of {', '.join(lv.level for lv in element.levels)}")
-    if len(note) > 2000:
-        raise SpecError("the note is longer than 2,000 characters")
+    if len(note) > NOTE_MAX:
+        raise SpecError(f"the note is longer than {NOTE_MAX:,} characters")
     with transaction.atomic():
         if not level and not AccountRating.objects.filter(account=account, element_key=element_key).exists():
             return None
@@ -178,7 +179,7 @@ def rate_account(user, account_id: int, element_key: str, level: str, note: str 
 
 # ---- account plans ------------------------------------------------------------------------------------
 
-TEXT_LIMIT = 10_000
+TEXT_LIMIT = NOTE_MAX
 
 
 def _text(value: str, label: str, *, required: bool = False, limit: int = TEXT_LIMIT) -> str:
@@ -252,7 +253,7 @@ def create_plan(user, account_id: int, *, title: str = "", period_start: date | 
             raise ValueError("the account's plan is in the recycle bin: restore it from there (or wait until it is purged)")
         if existing is not None:
             raise ValueError("the account has a plan already")
-        plan = AccountPlan.objects.create(account=account, title=_text(title, "Title", limit=200) or f"{account.name} account plan",
+        plan = AccountPlan.objects.create(account=account, title=_text(title, "Title", limit=NAME_MAX) or f"{account.name} account plan",
                                           period_start=start, period_end=end, currency=account.currency, created_by=user)
         _log(plan, user, "Plan created", bump=False)  # a new plan is version 1
     return plan
@@ -268,7 +269,7 @@ def update_plan(user, account_id: int, **changes) -> AccountPlan:
         raise ValueError(f"unknown plan fields: {', '.join(sorted(unknown))}")
     for name, value in changes.items():
         if name == "title":
-            value = _text(value, "Title", required=True, limit=200)
+            value = _text(value, "Title", required=True, limit=NAME_MAX)
         elif name == "summary":
             value = _text(value, "Summary")
         elif name in ("period_start", "period_end") and value is None:
@@ -349,7 +350,7 @@ def add_objective(user, account_id: int, kind: str, title: str, *, unit_id: int 
     if kind == ObjectiveKind.REVENUE and amount is None:
         raise ValueError("a revenue objective needs a target amount")
     with transaction.atomic():
-        objective = Objective.objects.create(plan=plan, kind=kind, unit=unit, title=_text(title, "Title", required=True, limit=300),
+        objective = Objective.objects.create(plan=plan, kind=kind, unit=unit, title=_text(title, "Title", required=True, limit=SHORT_MAX),
                                              target_amount=amount)
         _log(plan, user, f"Objective added: {objective.title}")
     return objective
@@ -358,7 +359,7 @@ def add_objective(user, account_id: int, kind: str, title: str, *, unit_id: int 
 def add_strategy(user, objective_id: int, text: str) -> Strategy:
     objective = _plan_child(user, Objective, objective_id, "plan")
     with transaction.atomic():
-        strategy = Strategy.objects.create(objective=objective, text=_text(text, "The strategy", required=True, limit=500))
+        strategy = Strategy.objects.create(objective=objective, text=_text(text, "The strategy", required=True, limit=COMMENT_MAX))
         _log(objective.plan, user, f"Strategy added: {strategy.text}")
     return strategy
 
@@ -375,7 +376,7 @@ def _owner(user, owner_id: int | None):
 def add_action(user, strategy_id: int, title: str, *, owner_id: int | None = None, due_date: date | None = None) -> Action:
     strategy = _plan_child(user, Strategy, strategy_id, "objective__plan")
     with transaction.atomic():
-        action = Action.objects.create(strategy=strategy, title=_text(title, "The action", required=True, limit=300),
+        action = Action.objects.create(strategy=strategy, title=_text(title, "The action", required=True, limit=SHORT_MAX),
                                        owner=_owner(user, owner_id), due_date=due_date)
         _log(strategy.objective.plan, user, f"Action added: {action.title}")
     return action
@@ -450,7 +451,7 @@ def add_influence(user, account_id: int, source_id: int, target_id: int, note: s
         raise ValueError("a person does not influence themselves here")
     with transaction.atomic():
         influence, _ = Influence.objects.update_or_create(source=source, target=target,
-                                                          defaults={"note": _text(note, "The note", limit=300)})
+                                                          defaults={"note": _text(note, "The note", limit=SHORT_MAX)})
     return influence
 
 
@@ -478,7 +479,7 @@ def set_cell(user, account_id: int, plan_unit_id: int, product_id: int, status: 
             WhiteSpaceCell.objects.filter(plan_unit=unit, product=product).delete()
             return None
         cell, _ = WhiteSpaceCell.objects.update_or_create(plan_unit=unit, product=product,
-                                                          defaults={"status": status, "note": _text(note, "The note", limit=300),
+                                                          defaults={"status": status, "note": _text(note, "The note", limit=SHORT_MAX),
                                                                     "updated_by": user})
     return cell
 
@@ -490,7 +491,7 @@ def create_lead(user, account_id: int, *, title: str = "", description: str = ""
     product = Product.objects.filter(pk=product_id).first() if product_id else None
     if (plan_unit_id and unit is None) or (product_id and product is None):
         raise ValueError("choose one of the account's plan units and a product")
-    title = _text(title, "Title", limit=255) or " · ".join(x for x in (product.name if product else "", unit.name if unit else "") if x)
+    title = _text(title, "Title", limit=LINE_MAX) or " · ".join(x for x in (product.name if product else "", unit.name if unit else "") if x)
     if not title:
         raise ValueError("Title is required")
     with transaction.atomic():
@@ -516,7 +517,7 @@ def convert_lead(user, lead_id: int, *, amount=None, close_date: date | None = N
     amount = None if amount in (None, "") else Decimal(str(amount))
     if amount is not None and amount < 0:
         raise ValueError("the amount is negative")
-    stage = _text(stage, "Stage", required=True, limit=120)
+    stage = _text(stage, "Stage", required=True, limit=STAGE_MAX)
     today = timezone.localdate()
     with transaction.atomic():
         opportunity = Opportunity.objects.create(
@@ -561,7 +562,7 @@ def mentioned_users(text: str, account: Account) -> list:
 
 def add_comment(user, account_id: int, text: str) -> PlanComment:
     plan = visible_plan(user, account_id)
-    text = _text(text, "The comment", required=True, limit=5000)
+    text = _text(text, "The comment", required=True, limit=NOTE_MAX)
     with transaction.atomic():
         comment = PlanComment.objects.create(plan=plan, author=user, text=text)
         comment.mentions.set(mentioned_users(text, plan.account))

@@ -4,7 +4,6 @@ renders; an account the caller may not see is a 404, and so is a page not for th
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import wraps
 
@@ -18,7 +17,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dealpilot.concurrency import StaleWrite, parse_version
+from dealpilot.crm.models import MAX_SAFE_AMOUNT
 from dealpilot.history.diffs import history_context
+from dealpilot.validation import parse_day, parse_id
 from dealpilot.web.access import leader_required
 from dealpilot.web.charts import chart, plot_text
 
@@ -180,24 +181,10 @@ def _plan_or_404(user, pk: int):
         raise Http404("No such plan") from None
 
 
-def _date_or_none(value: str | None):
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _int_or_none(value: str | None):
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a number") from None
+# The plan, people and white-space pages read their POST by hand: these parse each value where it enters,
+# within dealpilot.validation's bounds (a ValueError is the page's "Not saved: <reason>", a 400).
+_date_or_none = parse_day
+_int_or_none = parse_id
 
 
 def _amount_or_none(value: str | None):
@@ -205,9 +192,12 @@ def _amount_or_none(value: str | None):
     if not value:
         return None
     try:
-        return Decimal(value)
+        amount = Decimal(value)
     except InvalidOperation:
         raise ValueError(f"{value!r} is not an amount") from None
+    if not amount.is_finite() or abs(amount) >= MAX_SAFE_AMOUNT or amount != amount.quantize(Decimal("0.01")):
+        raise ValueError(f"{value!r}: give an amount below {MAX_SAFE_AMOUNT:,} with at most two decimals")
+    return amount
 
 
 def _plan_page(request, plan, status: int = 200):
