@@ -168,3 +168,29 @@ def test_a_rep_posting_an_owner_through_the_form_changes_nothing(client, org):
     assert response.status_code == 302
     deal.refresh_from_db()
     assert (deal.owner, deal.description) == (org.rep_emea, "mine")
+
+
+def test_the_page_closes_a_deal_lost_with_a_reason_from_the_list(client, org):
+    deal = org.opportunities["rep_emea"][0]
+    client.force_login(org.rep_emea)
+    page = client.get(f"/opportunities/{deal.pk}/").content.decode()
+    assert '<datalist id="lost-reasons">' in page and '<option value="Lost to a competitor">' in page
+    form = {"stage": "Closed Lost", "amount": "50000", "version": "1"}
+    refused = client.post(f"/opportunities/{deal.pk}/edit/", form)
+    assert refused.status_code == 400 and "needs a lost reason" in refused.content.decode()
+    done = client.post(f"/opportunities/{deal.pk}/edit/", {**form, "lost_reason": "Timing", "close_comment": "Next year's budget"})
+    assert done.status_code == 302
+    deal.refresh_from_db()
+    assert (deal.status, deal.lost_reason, deal.close_comment) == ("lost", "Timing", "Next year's budget")
+
+
+def test_imported_losses_without_a_reason_are_listed_for_data_quality(client, org):
+    lost = org.opportunities["rep_emea"][1]
+    Opportunity.objects.filter(pk=lost.pk).update(stage="Closed Lost", is_closed=True, is_won=False, lost_reason="")
+    Opportunity.objects.filter(pk=org.opportunities["rep_amer"][1].pk).update(
+        stage="Closed Lost", is_closed=True, is_won=False, lost_reason="")
+    client.force_login(org.rep_emea)
+    rows = client.get("/api/crm/data-quality/lost-without-reason").json()["items"]
+    assert [r["id"] for r in rows] == [lost.pk]  # only what the caller sees
+    client.force_login(org.leader)
+    assert len(client.get("/api/crm/data-quality/lost-without-reason").json()["items"]) == 2

@@ -365,6 +365,14 @@ def lost_reasons(request):
     return list(services.active_lost_reasons())
 
 
+@router.get("/data-quality/lost-without-reason", response=list[OpportunityOut])
+@paginate(Pages)
+def lost_without_reason(request):
+    """Deals closed lost without a lost reason (imported so from the CRM): the win/loss analysis cannot
+    count them until someone says why."""
+    return selectors.lost_without_reason(request.user)
+
+
 @router.delete("/accounts/{account_id}", response={200: BinEntryOut, 404: NotFound, 409: NotFound})
 def delete_account(request, account_id: int):
     """Move the account to the recycle bin with its contacts, opportunities and activities (its owner's

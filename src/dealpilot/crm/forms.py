@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from dealpilot.validation import CODE_MAX, DESCRIPTION_MAX, LINE_MAX, SEARCH_MAX, STAGE_MAX, DayField
+from dealpilot.validation import CODE_MAX, DESCRIPTION_MAX, LINE_MAX, NOTE_MAX, SEARCH_MAX, STAGE_MAX, DayField
 
 from . import selectors
 from .models import SAFE_DECIMAL_DIGITS, User
@@ -98,7 +98,11 @@ class OpportunityEditForm(forms.Form):
     probability = forms.DecimalField(required=False, min_value=0, max_value=100, max_digits=5, decimal_places=2,
                                      label="Probability, %")
     forecast_category = forms.CharField(required=False, max_length=CODE_MAX)
-    lost_reason = forms.CharField(required=False, max_length=LINE_MAX)
+    lost_reason = forms.CharField(required=False, max_length=LINE_MAX, widget=forms.TextInput(attrs={"list": "lost-reasons"}),
+                                  help_text="Closing as lost: one of the team's lost reasons")
+    competitor = forms.CharField(required=False, max_length=LINE_MAX, help_text="Closing as lost to a competitor: who won")
+    close_comment = forms.CharField(required=False, max_length=NOTE_MAX, label="Why it closed",
+                                    widget=forms.Textarea(attrs={"rows": 2}), help_text="Closing as lost: what decided it")
     description = forms.CharField(required=False, max_length=DESCRIPTION_MAX, widget=forms.Textarea(attrs={"rows": 3}))
     owner = OwnerChoiceField(queryset=User.objects.none(), required=False, empty_label="(keep the owner)")
     version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
@@ -116,7 +120,8 @@ class OpportunityEditForm(forms.Form):
     @classmethod
     def initial_for(cls, opportunity) -> dict:
         return {**{name: getattr(opportunity, name) for name in ("stage", "amount", "close_date", "probability",
-                                                                 "forecast_category", "lost_reason", "description")},
+                                                                 "forecast_category", "lost_reason", "competitor",
+                                                                 "close_comment", "description")},
                 "owner": opportunity.owner_id, "version": opportunity.version}
 
     def service_arguments(self) -> dict:

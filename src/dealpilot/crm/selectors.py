@@ -331,3 +331,10 @@ def opportunity_detail(user: models.User, opportunity: models.Opportunity, *, ac
         line_total=sum(totals, Decimal(0)) if totals else None,
         age_days=age,
     )
+
+
+def lost_without_reason(user: models.User) -> QuerySet[models.Opportunity]:
+    """Data quality: deals closed lost (in the CRM, and so imported) with no lost reason, which the
+    win/loss analysis cannot count; a close in dealpilot always has one. Most recent first."""
+    return (models.Opportunity.objects.visible_to(user).filter(is_closed=True, is_won=False, lost_reason="")
+            .select_related("account", "owner").order_by("-close_date", "-id"))

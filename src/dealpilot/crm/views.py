@@ -64,7 +64,7 @@ def _opportunity_page(request, opportunity, *, edit_form=None, stale: str = "", 
                                         opportunity=opportunity)
     return render(request, "crm/opportunity_detail.html", {
         "d": selectors.opportunity_detail(request.user, opportunity), "edit_form": edit_form, "stale": stale,
-        "stages": selectors.opportunity_facets(request.user)["stages"],
+        "stages": selectors.opportunity_facets(request.user)["stages"], "lost_reasons": services.active_lost_reasons(),
         "can_edit": request.user.role != Role.ENABLEMENT or request.user.sees_everything,
         **history_context(opportunity)}, status=status)
 
