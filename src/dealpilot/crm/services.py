@@ -12,7 +12,7 @@ from django.utils import timezone
 from dealpilot.concurrency import save_if_current
 from dealpilot.validation import CODE_MAX, DESCRIPTION_MAX, LINE_MAX, NOTE_MAX, STAGE_MAX, text_problem
 
-from .models import MAX_SAFE_AMOUNT, ApiToken, LostReason, Opportunity, Role, StageHistory, User
+from .models import DEFAULT_LOST_REASONS, MAX_SAFE_AMOUNT, ApiToken, LostReason, Opportunity, Role, StageHistory, User
 
 
 class NotVisible(LookupError):
@@ -128,6 +128,12 @@ CLOSING_FIELDS = {"competitor": LINE_MAX, "close_comment": NOTE_MAX}
 
 
 def active_lost_reasons():
+    """The reasons offered when closing a deal lost; the defaults when the list was never set up (the
+    migration writes them, but a database emptied and refilled by hand, or by a test, has none)."""
+    if not LostReason.objects.exists():
+        LostReason.objects.bulk_create(
+            [LostReason(label=label, needs_competitor=needs, position=i) for i, (label, needs) in enumerate(DEFAULT_LOST_REASONS)],
+            ignore_conflicts=True)
     return LostReason.objects.filter(is_active=True)
 
 
