@@ -372,6 +372,18 @@ def _reachable_home(world: World, username: str, kind: str) -> str | None:
     return None
 
 
+def reachable_values(world, route, username: str) -> dict:
+    """A route's path parameters filled with records `username` reaches (and the non-id values)."""
+    values = {}
+    for name, kind, _ in route.params:
+        if kind is not None:
+            values[name] = world.records[kind][_reachable_home(world, username, kind)]
+    for name, kind, _ in route.params:
+        if kind is None:
+            values[name] = VALUE_PARAMS[name](world, values)
+    return values
+
+
 def _cases(world: World, username: str, route: Route):
     """(label, values, expect_404) for one role and route."""
     ids = [(name, kind) for name, kind, _ in route.params if kind]
@@ -467,13 +479,7 @@ def test_every_form_and_api_write_refuses_a_session_post_without_the_csrf_token(
     before = _snapshot()
     wrong, tried = [], 0
     for route in routes:
-        values = {}
-        for name, kind, _ in route.params:
-            if kind is not None:
-                values[name] = world.records[kind][_reachable_home(world, "leader", kind)]
-        for name, kind, _ in route.params:
-            if kind is None:
-                values[name] = VALUE_PARAMS[name](world, values)
+        values = reachable_values(world, route, "leader")
         response = _call(browser, route, values)
         if response.status_code == 405:  # a page that takes no POST
             continue

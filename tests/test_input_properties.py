@@ -40,7 +40,7 @@ from dealpilot.api import api
 from dealpilot.cadence.services import regenerate_feed_token
 from dealpilot.crm.services import create_api_token
 from dealpilot.validation import FIRST_DAY, LAST_DAY, MAX_ID
-from tests.test_access_walk import NOT_WALKED, VALUE_PARAMS, _reachable_home, build_world, page_routes
+from tests.test_access_walk import NOT_WALKED, VALUE_PARAMS, _reachable_home, build_world, page_routes, reachable_values
 
 pytestmark = pytest.mark.django_db
 
@@ -269,14 +269,7 @@ def _page_urls(world) -> list[str]:
     for route in page_routes(with_ids_only=False):
         if route.method != "get" or route.template in ("login/", "logout/"):
             continue
-        values = {}
-        for name, kind, _ in route.params:
-            if kind is not None:
-                values[name] = world.records[kind][_reachable_home(world, "leader", kind)]
-        for name, kind, _ in route.params:
-            if kind is None:
-                values[name] = VALUE_PARAMS[name](world, values)
-        urls.append(route.url(values))
+        urls.append(route.url(reachable_values(world, route, "leader")))
     # the routes the access walk leaves to other tests: a report's CSV per name, the calendar feeds
     _, token = regenerate_feed_token(world.org.leader)  # only its hash is kept: make one to know the secret
     team = world.records["team"][_reachable_home(world, "leader", "team")]
