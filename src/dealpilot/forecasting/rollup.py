@@ -68,7 +68,9 @@ def period_of(day: date, kind: str = "quarter") -> Period:
 
 
 _LABEL = re.compile(r"^\s*(\d{4})(?:-(?:[Qq]([1-4])|(\d{1,2})))?\s*$")
-FIRST_YEAR, LAST_YEAR = 1900, 2999  # the days every input is kept within
+# the days every input is kept within (the bounds of dealpilot's other inputs: reports add periods and weeks)
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+FIRST_YEAR, LAST_YEAR = FIRST_DAY.year, LAST_DAY.year
 
 
 def parse_period(text: str | None, today: date) -> Period:
