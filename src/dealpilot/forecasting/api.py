@@ -30,7 +30,7 @@ from .services import ForecastError, NotVisible
 
 router = Router(tags=["forecast"])
 
-PERIOD_TEXT = {"pattern": r"^\d{4}(-([Qq][1-4]|\d{1,2}))?$"}
+PERIOD_PATTERN = r"^\d{4}(-([Qq][1-4]|\d{1,2}))?$"
 Note = Field("", max_length=NOTE_LENGTH, description=f"Why (at most {NOTE_LENGTH} characters)")
 
 
@@ -180,7 +180,7 @@ class ForecastDealOut(Schema):
 
 
 class ForecastCallIn(Schema):
-    period: str | None = Field(None, max_length=12, json_schema_extra=PERIOD_TEXT,
+    period: str | None = Field(None, max_length=12, pattern=PERIOD_PATTERN,
                                description="2026-Q4, 2026-11 or 2026 (default: this quarter)")
     commit: Money | None = Field(None, description="Default: what the categories (or the calls below) add up to")
     best_case: Money | None = None
@@ -270,13 +270,13 @@ class ForecastChangesOut(Schema):
 
 
 class PeriodQuery(Schema):
-    period: str | None = Field(None, max_length=12, json_schema_extra=PERIOD_TEXT,
+    period: str | None = Field(None, max_length=12, pattern=PERIOD_PATTERN,
                                description="2026-Q4, 2026-11 or 2026 (default: this quarter)")
 
 
 class ChangesQuery(Schema):
     week: date | None = Field(None, ge=FIRST_DAY, le=LAST_DAY, description="A day of the week (default: the latest snapshot's)")
-    period: str | None = Field(None, max_length=12, json_schema_extra=PERIOD_TEXT,
+    period: str | None = Field(None, max_length=12, pattern=PERIOD_PATTERN,
                                description="For pushed / pulled in (default: the snapshot's quarter)")
     kind: list[Literal[tuple(KINDS)]] | None = Field(None, description="Only these changes")  # type: ignore[valid-type]
     team_id: RecordId | None = Field(None, description="Only this team (and the teams below it)")
