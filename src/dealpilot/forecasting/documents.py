@@ -86,8 +86,8 @@ def forecast_document(f: PersonForecast, viewer=None) -> dict:
         "target": _f(u.target), "gap_to_call": _f(u.gap_to_call), "gap_to_model": _f(u.gap_to_model),
         "deals": len(f.deals), "history": f.history,
         "rows": [unit_dict(r) for r in f.rows],
-        "may_submit": viewer is not None and viewer.pk == f.person.pk,
-        "may_override": viewer is not None and may_override(viewer, f.person),
+        "may_submit": viewer is not None and f.person is not None and viewer.pk == f.person.pk,
+        "may_override": viewer is not None and f.person is not None and may_override(viewer, f.person),
     }
 
 

@@ -41,6 +41,7 @@ from .rollup import (
 FORECAST_ROLES = (Role.REP, Role.MANAGER, Role.LEADER)
 NO_OWNER = "No owner"
 OTHERS = "Others (not in a sales role, or inactive)"
+EVERYONE = "Everyone"
 
 
 # ---- who ---------------------------------------------------------------------------------------------
@@ -395,13 +396,14 @@ def _team_rows(team_id: int, leader: User | None, team_children, members_of, hea
     return rows
 
 
-def build_tree(person: User, scope: set[int] | None) -> Unit:
-    """The roll-up tree of a person's forecast (see the module's docstring)."""
+def build_tree(person: User | None, scope: set[int] | None) -> Unit:
+    """The roll-up tree of a person's forecast (see the module's docstring); person None: everyone's, from
+    the top teams down (reports run without a person, on data without a sales leader)."""
     teams = dict(Team.objects.values_list("id", "parent_id"))
     team_children: dict[int | None, list[int]] = defaultdict(list)
     for tid, parent in sorted(teams.items()):
         team_children[parent].append(tid)
-    subtree = team_subtree_ids(person.team_id) if person.team_id else set()
+    subtree = team_subtree_ids(person.team_id) if person is not None and person.team_id else set()
     people = _active_people(subtree) if scope is not None else list(
         User.objects.filter(is_active=True, role__in=FORECAST_ROLES).select_related("team").order_by("full_name", "username"))
     members_of: dict[int | None, list[User]] = defaultdict(list)
@@ -412,10 +414,19 @@ def build_tree(person: User, scope: set[int] | None) -> Unit:
         if p.team_id is not None and p.role in (Role.MANAGER, Role.LEADER) and p.team_id not in heads:
             heads[p.team_id] = p
     seen: set[int] = set()
-    root = _build(person, team_children, members_of, heads, seen)
+    if person is None:
+        root = Unit(person=None, label=EVERYONE, own_ids=set())
+        for top in team_children.get(None, []):
+            head = heads.get(top)
+            if head is not None and head.pk not in seen:
+                root.children.append(_build(head, team_children, members_of, heads, seen))
+            else:
+                root.children.extend(_team_rows(top, None, team_children, members_of, heads, seen))
+    else:
+        root = _build(person, team_children, members_of, heads, seen)
     if scope is None:  # a leader: everyone else, then the deals that have no owner
         for p in people:
-            if p.pk not in seen and p.pk != person.pk:
+            if p.pk not in seen and (person is None or p.pk != person.pk):
                 seen.add(p.pk)
                 root.children.append(Unit(person=p, label=str(p), own_ids={p.pk}))
     return root
@@ -451,7 +462,7 @@ def _as_called(unit: Unit) -> Derived:
 
 @dataclass
 class PersonForecast:
-    person: User
+    person: User | None  # None: everyone's (a report without a person)
     period: Period
     week: date
     scope: set[int] | None
@@ -496,11 +507,11 @@ class PersonForecast:
             todo[:0] = unit.children
 
 
-def person_forecast(person: User, period: Period, *, today: date | None = None, score_missing: bool = True,
+def person_forecast(person: User | None, period: Period, *, today: date | None = None, score_missing: bool = True,
                     weighted: dict | None = None, history: dict | None = None) -> PersonForecast:
-    """A person's forecast for a period (the caller has checked they may open it)."""
+    """A person's forecast for a period (the caller has checked they may open it); None: everyone's."""
     today = today or timezone.localdate()
-    scope = scope_of(person)
+    scope = scope_of(person) if person is not None else None
     root = build_tree(person, scope)
     deals = load_deals(scope, period, score_missing=score_missing)
     by_owner: dict[int | None, list[DealRow]] = defaultdict(list)
@@ -518,7 +529,7 @@ def person_forecast(person: User, period: Period, *, today: date | None = None, 
         weighted = stage_weighted_by_owner(person, period)
     _fill(root, by_owner, weighted, targets_by_owner(scope, period), call_states(people, period))
     rows = list(root.children)
-    if rows and by_owner.get(person.pk):  # a manager's or leader's own deals, as a row of the roll-up
+    if person is not None and rows and by_owner.get(person.pk):  # a manager's or leader's own deals, as a row
         own = Unit(person=person, label=f"{person} (own deals)", own_ids={person.pk}, is_own_deals=True)
         _fill(own, by_owner, weighted, targets_by_owner({person.pk}, period), {})
         own.calls = CallState()

@@ -26,6 +26,7 @@ from . import charts, selectors, services
 from .changes import KINDS, SORTS, ChangesError, deal_changes
 from .documents import snapshot_dict
 from .forms import CallForm, CategoryForm, problems
+from .reports import CHANGE_COLUMNS
 from .rollup import FIRST_DAY, LAST_DAY, Period, parse_period
 from .services import ForecastError, NotVisible
 
@@ -288,8 +289,6 @@ def changes_csv(request, user_id: int):
     except ChangesError as exc:
         return HttpResponse(f"Bad filters: {exc}\n", status=400, content_type="text/plain; charset=utf-8")
     rows = [r.as_row() for r in result.rows]
-    columns = ["kind", "what", "opportunity_id", "deal", "account", "owner", "team", "before", "after", "change", "amount",
-               "close_date", "stage", "source"]
-    response = HttpResponse(to_csv(rows, columns), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(to_csv(rows, CHANGE_COLUMNS), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="deal-changes-week-{result.week.isoformat()}.csv"'
     return response
