@@ -2,7 +2,7 @@
 
 Each change is one (deal, kind) row. From two snapshots (`DealSnapshot`, the week's and the latest
 earlier one):
-- new: in this week's snapshot, not in the earlier one, created since;
+- new: in this week's snapshot, not in the earlier one, created since the day it was taken;
 - won / lost: open then, closed now;
 - pushed: the close date was in the period and is now after it; pulled in: it was after the period and
   is now in it (open deals);
@@ -215,6 +215,7 @@ def _from_snapshots(current: SnapshotWeek, earlier: SnapshotWeek, period: Period
 
     now, then = rows_of(current.week), rows_of(earlier.week)
     created = dict(Opportunity.objects.filter(pk__in=set(now) - set(then)).values_list("id", "created_date"))
+    new_ids = {i for i, made in created.items() if not now[i].is_closed and (made is None or made >= earlier.as_of)}
     in_scope = {i for i, s in now.items() if owners is None or s.owner_id in owners}
     in_scope |= {i for i, s in then.items() if i not in now and (owners is None or s.owner_id in owners)}
     names, people = _names(in_scope), _people()
@@ -231,8 +232,7 @@ def _from_snapshots(current: SnapshotWeek, earlier: SnapshotWeek, period: Period
         if s is None:
             continue  # out of this week's snapshot (in the recycle bin, or closed long ago)
         if p is None:
-            made = created.get(i)
-            if not s.is_closed and (made is None or made >= earlier.week):
+            if i in new_ids:
                 add(s, "new", "", f"{s.stage}, {_fmt_money(s.amount)} closing {_fmt_date(s.close_date)}",
                     _money(s.amount) if period.contains(s.close_date) else None)
             continue
@@ -269,7 +269,7 @@ def _from_snapshots(current: SnapshotWeek, earlier: SnapshotWeek, period: Period
             flagged.add(s)
             add(now[s], "stage_back", step_from, step_to, source="stage history")
     return DealChanges(current.week, earlier.week, period, "snapshots", changes,
-                       bridge=_bridge(now, then, period, in_scope, earlier.week))
+                       bridge=_bridge(now, then, period, in_scope, earlier.week, new_ids))
 
 
 def _history_steps_back(ids: set[int], after: datetime, until: datetime):
@@ -290,7 +290,7 @@ def _history_steps_back(ids: set[int], after: datetime, until: datetime):
     return out
 
 
-def _bridge(now: dict, then: dict, period: Period, ids: set[int], earlier_week: date) -> list[dict]:
+def _bridge(now: dict, then: dict, period: Period, ids: set[int], earlier_week: date, new_ids: set[int]) -> list[dict]:
     """The period's open pipeline in the earlier snapshot, what moved it, and where it is now; each deal's
     move counted once (won, lost, pushed, pulled in, new, amount, other), so the steps add up exactly."""
     def open_in(s):
@@ -309,7 +309,7 @@ def _bridge(now: dict, then: dict, period: Period, ids: set[int], earlier_week: 
             steps["won" if s.is_won else "lost"] += is_ - was
         elif open_in(p) and s is not None and not s.is_closed and s.close_date is not None and s.close_date > period.end:
             steps["pushed"] += is_ - was
-        elif p is None and open_in(s):
+        elif p is None and open_in(s) and i in new_ids:
             steps["new"] += is_ - was
         elif not open_in(p) and open_in(s) and p is not None and not p.is_closed:
             steps["pulled_in"] += is_ - was

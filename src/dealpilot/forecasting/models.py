@@ -99,6 +99,7 @@ class SnapshotWeek(models.Model):
     """One weekly snapshot run: its week is taken once (the job is idempotent per week)."""
 
     week = models.DateField(unique=True, help_text="Monday of the ISO week")
+    as_of = models.DateField(help_text="The day the deals are as of: the day it was taken (the demo's: reconstructed)")
     period_kind = models.CharField(max_length=10, choices=PeriodKind.choices, default=PeriodKind.QUARTER)
     period_start = models.DateField()
     period_end = models.DateField()

@@ -265,7 +265,7 @@ def take_snapshot(*, now: datetime | None = None, period_kind: str = "quarter", 
         DealSnapshot.objects.bulk_create(deals, batch_size=1000, ignore_conflicts=True)
         people = forecast_snapshot_rows(week, period, now)
         ForecastSnapshot.objects.bulk_create(people, batch_size=500, ignore_conflicts=True)
-        SnapshotWeek.objects.create(week=week, period_kind=period.kind, period_start=period.start, period_end=period.end,
+        SnapshotWeek.objects.create(week=week, as_of=today, period_kind=period.kind, period_start=period.start, period_end=period.end,
                                     taken_at=now, deals=len(deals), people=len(people))
     return SnapshotResult(week, True, len(deals), len(people), scored, now, period)
 
