@@ -31,3 +31,8 @@ def sign_class(value) -> str:
     if value is None or value == "":
         return ""
     return "change-positive" if float(value) > 0 else "change-negative" if float(value) < 0 else ""
+
+
+@register.filter
+def absolute(value):
+    return None if value is None or value == "" else abs(value)
