@@ -146,7 +146,8 @@ def submit_call(actor: User, person_id: int, period: Period, *, commit=None, bes
     today = timezone.localdate(now)
     check_period(period, today)
     commit, best_case = _amount(commit, "commit"), _amount(best_case, "best case")
-    forecast = selectors.person_forecast(person, period, today=today)
+    # what the call is measured against (the stage-weighted forecast is not stored with a call: skip its query)
+    forecast = selectors.person_forecast(person, period, today=today, weighted={})
     derived = forecast.derived
     commit = derived.commit if commit is None else commit
     best_case = max(derived.best_case, commit) if best_case is None else best_case
