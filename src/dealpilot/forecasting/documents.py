@@ -3,8 +3,6 @@ JSON and the CSV downloads hold. One shape everywhere."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from .changes import DealChanges
 from .models import ForecastCall, ForecastSnapshot
 from .rollup import CATEGORY_LABELS, Derived
@@ -102,10 +100,3 @@ def snapshot_dict(s: ForecastSnapshot) -> dict:
 def changes_document(c: DealChanges) -> dict:
     return {"week": c.week, "since": c.since, "period": c.period.label, "source": c.source, "notes": c.notes,
             "weeks": c.weeks, "counts": c.counts(), "bridge": c.bridge, "rows": [r.as_row() for r in c.rows]}
-
-
-def plain(value):
-    """Decimals as floats (JSON)."""
-    if isinstance(value, Decimal):
-        return float(value)
-    return value

@@ -165,9 +165,6 @@ class Outcome:
     method: str  # "exact" or "grid"
     resolution: float  # money per grid step (0 when exact)
 
-    def shifted(self, by: float) -> Outcome:
-        return Outcome(self.expected + by, self.p10 + by, self.p50 + by, self.p90 + by, self.deals, self.method, self.resolution)
-
 
 def _quantiles(values: list[float], probabilities: list[float], quantiles=QUANTILES) -> list[float]:
     out, cumulative, i = [], 0.0, 0

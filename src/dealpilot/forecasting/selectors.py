@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from dealpilot.crm.models import Opportunity, Role, SalesTarget, Team, User
@@ -47,7 +47,7 @@ EVERYONE = "Everyone"
 # ---- who ---------------------------------------------------------------------------------------------
 
 
-def forecast_people(viewer) -> "models.QuerySet[User]":  # noqa: F821
+def forecast_people(viewer) -> QuerySet[User]:
     """The people whose forecast `viewer` may open."""
     return User.objects.visible_to(viewer).filter(role__in=FORECAST_ROLES, is_active=True)
 
@@ -497,14 +497,6 @@ class PersonForecast:
     @property
     def is_rollup(self) -> bool:
         return bool(self.rows)
-
-    def walk(self):
-        """Every unit of the tree below the person (rows, their rows, ...), depth first."""
-        todo = list(self.rows)
-        while todo:
-            unit = todo.pop(0)
-            yield unit
-            todo[:0] = unit.children
 
 
 def person_forecast(person: User | None, period: Period, *, today: date | None = None, score_missing: bool = True,

@@ -32,7 +32,7 @@ from .models import (
     ForecastSnapshot,
     SnapshotWeek,
 )
-from .rollup import CATEGORY_LABELS, Period, period_of, week_of
+from .rollup import Period, period_of, week_of
 
 # a call is for a period still running or to come, at most this far ahead
 MAX_PERIODS_AHEAD_DAYS = 2 * 366
@@ -288,8 +288,4 @@ def forecast_snapshot_rows(week: date, period: Period, now: datetime) -> list[Fo
             won_deals=f.model.won_deals, unscored_deals=f.model.methods.get("scored now", 0) + f.model.methods.get("none", 0),
             taken_at=now))
     return rows
-
-
-def category_label(category: str) -> str:
-    return CATEGORY_LABELS.get(category, category)
 
