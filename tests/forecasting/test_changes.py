@@ -87,6 +87,11 @@ def test_week_over_week_from_two_snapshots(two_weeks):
     assert bridge["start"] == 156000 and bridge["end"] == 121000
     assert bridge == {"start": 156000, "won": -40000, "lost": -5000, "pushed": -20000, "new": 8000, "pulled_in": 12000,
                       "amount": 10000, "end": 121000}
+    teams = {t["team"]: t for t in result.by_team()}
+    assert set(teams) == {"EMEA", "DACH", "Americas"}
+    assert (teams["EMEA"]["deals"], teams["EMEA"]["pushed"], teams["EMEA"]["won"], teams["EMEA"]["change"]) == (
+        6, 1, 1, -20000 + 40000 - 5000 + 12000 + 8000)  # with the manager's own deal
+    assert (teams["DACH"]["stage_back"], teams["Americas"]["category"], teams["Americas"]["change"]) == (1, 1, 10000)
     counts = {c["kind"]: (c["deals"], c["change"]) for c in result.counts()}
     assert counts["pushed"] == (1, -20000) and counts["stage_back"] == (2, None)
     assert period.label == result.period.label
@@ -126,6 +131,9 @@ def test_the_api_and_the_page_show_the_changes(two_weeks):
     assert [row["deal"] for row in body["rows"]] == ["emea best", "emea pipe"]
     page = c.get(f"/forecast/users/{org.manager_emea.pk}/", {"kind": "pushed"}).content.decode()
     assert "Pushed out of the period" in page and "emea commit" in page and "forecast-bridge" in page
+    assert 'data-testid="changes-by-team"' not in page  # one team's changes only
+    page = c.get(f"/forecast/users/{org.manager_emea.pk}/").content.decode()
+    assert 'data-testid="changes-by-team"' in page  # EMEA and DACH
     csv = c.get(f"/forecast/users/{org.manager_emea.pk}/changes.csv", {"kind": "pushed"}).content.decode()
     assert csv.count("\n") == 2 and "-20000" in csv
 

@@ -234,6 +234,22 @@ class ForecastChangeCount(Schema):
     change: float | None
 
 
+class ForecastTeamChanges(Schema):
+    team: str
+    deals: int = Field(description="Deals with at least one change")
+    change: float = Field(description="Money moved in the period's forecast, all changes together")
+    new: int
+    won: int
+    lost: int
+    pushed: int
+    pulled_in: int
+    amount_up: int
+    amount_down: int
+    stage_back: int
+    probability: int
+    category: int
+
+
 class ForecastBridgeStep(Schema):
     step: str
     kind: str
@@ -265,6 +281,7 @@ class ForecastChangesOut(Schema):
     notes: list[str]
     weeks: list[date] = Field(description="Weeks with a snapshot, latest first")
     counts: list[ForecastChangeCount]
+    teams: list[ForecastTeamChanges] = Field(description="The changes per team (the deal owner's)")
     bridge: list[ForecastBridgeStep] = Field(description="The period's open pipeline from the earlier snapshot to this one")
     rows: list[ForecastChangeRow]
 

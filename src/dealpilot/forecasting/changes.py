@@ -100,6 +100,19 @@ class DealChanges:
         return out
 
 
+    def by_team(self) -> list[dict]:
+        """Per team (the owner's): how many deals changed, by kind, and the money moved in the period."""
+        teams: dict[str, dict] = {}
+        for r in self.rows:
+            row = teams.setdefault(r.team or "(no team)", {"team": r.team or "(no team)", "deals": set(), "change": 0.0,
+                                                           **{k: 0 for k in KINDS}})
+            row[r.kind] += 1
+            row["deals"].add(r.opportunity_id)
+            row["change"] += r.change or 0
+        return [{**row, "deals": len(row["deals"]), "change": round(row["change"], 2)}
+                for _, row in sorted(teams.items())]
+
+
 class ChangesError(ValueError):
     """A filter that cannot apply (a team outside the forecast, ...): a 400 with the reason."""
 

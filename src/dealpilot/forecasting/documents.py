@@ -99,4 +99,5 @@ def snapshot_dict(s: ForecastSnapshot) -> dict:
 
 def changes_document(c: DealChanges) -> dict:
     return {"week": c.week, "since": c.since, "period": c.period.label, "source": c.source, "notes": c.notes,
-            "weeks": c.weeks, "counts": c.counts(), "bridge": c.bridge, "rows": [r.as_row() for r in c.rows]}
+            "weeks": c.weeks, "counts": c.counts(), "teams": c.by_team(), "bridge": c.bridge,
+            "rows": [r.as_row() for r in c.rows]}
