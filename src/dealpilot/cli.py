@@ -229,11 +229,11 @@ from datetime import datetime  # noqa: E402  (the report command's --from/--to)
 
 @app.command()
 def report(
-    name: Annotated[str, typer.Argument(help="velocity, levers, pipeline-creation, diagnosis, meeting, forecast, accounts or deal-changes")],
+    name: Annotated[str, typer.Argument(help="velocity, levers, pipeline-creation, diagnosis, meeting, forecast, accounts or deal-changes (--to: a day of its week)")],
     group_by: Annotated[Optional[str], typer.Option("--group-by", help="owner, team, product, source or region (default: all in one)")] = None,
     period: Annotated[str, typer.Option("--period", help="month, quarter or year")] = "quarter",
     start: Annotated[Optional[datetime], typer.Option("--from", formats=["%Y-%m-%d"], help="First day (YYYY-MM-DD).")] = None,
-    end: Annotated[Optional[datetime], typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (YYYY-MM-DD); the meeting day for `meeting`, a day of the week for `deal-changes`.")] = None,
+    end: Annotated[Optional[datetime], typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (YYYY-MM-DD); the meeting day for `meeting`.")] = None,
     as_user: Annotated[Optional[str], typer.Option("--as", help="Username whose records the report may see (default: all records).")] = None,
     format: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
     engine: Annotated[str, typer.Option("--engine", help="duckdb, postgres or spark")] = "duckdb",
