@@ -86,3 +86,7 @@ def test_changes_csv(quarter):
     assert header[:4] == ["kind", "what", "opportunity_id", "deal"]
     assert c.get(f"/forecast/users/{org.manager_emea.pk}/changes.csv", {"week": "someday"}).status_code == 400
     assert c.get(f"/forecast/users/{org.manager_emea.pk}/changes.csv", {"team": org.teams["amer"].pk}).status_code == 400
+    for bad in ("²", "-1", "1e3", str(2**63), " "):  # a digit to str.isdigit() is not always one to int()
+        assert c.get(f"/forecast/users/{org.manager_emea.pk}/changes.csv", {"owner": bad}).status_code in (200, 400)
+        r = c.get(f"/forecast/users/{org.manager_emea.pk}/", {"team": bad})
+        assert r.status_code == 200 and ("is not an id" in r.content.decode() or not bad.strip())

@@ -74,7 +74,8 @@ def _changes_filters(request) -> tuple[dict, list[str]]:
     for name in ("team", "owner"):
         raw = (g.get(name) or "").strip()
         if raw:
-            if raw.isdigit() and 1 <= int(raw) <= 2**63 - 1:
+            # '²' is a digit to str.isdigit() and not to int(): only ASCII digits make an id
+            if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 2**63 - 1:
                 filters[f"{name}_id"] = int(raw)
             else:
                 errors.append(f"{name}: {raw[:40]!r} is not an id")
