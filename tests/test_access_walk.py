@@ -66,6 +66,7 @@ SEGMENT_KINDS = {
     "strategy": "strategy", "action": "action", "influences": "influence", "leads": "lead",
     "call-plans": "call_plan", "modules": "module", "knowledge": "knowledge", "teams": "team",
     "meetings": "meeting", "imports": "import_run", "tokens": "api_token",
+    "users": "user",  # a person whose forecast is read or called (forecast/users/{user_id})
     # the recycle bin's /{kind}/{id}: its kinds
     "opportunity": "opportunity", "plan": "plan", "content": "module", "account": "account", "contact": "contact",
     "activity": "activity",
@@ -173,6 +174,8 @@ def build_world() -> World:
                          ("influence", influence.pk), ("lead", lead.pk), ("call_plan", call_plan.pk)):
             world.add(kind, home, pk)
         world.add("knowledge", f"knowledge:{name}", entry.pk)
+        world.add("user", home, rep.pk)  # a person's forecast: theirs, their managers', leaders' and admins'
+
         sellers = set(Opportunity.objects.filter(account=account).exclude(owner=None).values_list("owner__username", flat=True))
         for kind in ACCOUNT_KINDS:
             world.also_read[(kind, home)] = sellers - {name}
@@ -187,6 +190,8 @@ def build_world() -> World:
         world.keys[meeting.pk] = slots([meeting], now - timedelta(days=14), now + timedelta(days=60))[0].key
         world.also_read[("meeting", f"team:{key}")] = set(meeting.attendees.values_list("username", flat=True))
     world.add("team", "team:sales", org.teams["sales"].pk)
+    for name in ("manager_emea", "manager_amer"):  # a manager's forecast: theirs, and the leaders' and admins'
+        world.add("user", f"rep:{name}", org.user(name).pk)
     for status in ("draft", "published"):
         module = content_services.save_module(org.enablement, fields={"title": f"A {status} playbook", "kind": "playbook",
                                                                       "status": status, "body": "Downtime."}, tags={},

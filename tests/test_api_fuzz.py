@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 from dealpilot.api import api
 from dealpilot.cadence import models as cadence
 from dealpilot.cadence.services import create_default_cadence
-from dealpilot.crm.models import Account, Activity, Contact, Opportunity, PlanUnit, Team
+from dealpilot.crm.models import Account, Activity, Contact, Opportunity, PlanUnit, Team, User
 from dealpilot.crm.services import create_api_token
 from dealpilot.deals import models as deals
 from dealpilot.enablement import models as enablement
@@ -87,6 +87,7 @@ EXISTING = {
     "module_id": _ids(enablement.ContentModule),
     "entry_id": _ids(enablement.KnowledgeEntry),
     "meeting_id": _ids(cadence.Meeting),
+    "user_id": _ids(User),
     "element_key": lambda: list(planning.ScoringElement.objects.order_by("pk").values_list("key", flat=True)[:20]),
 }
 

@@ -14,6 +14,7 @@ from dealpilot.concurrency import BadVersion, StaleWrite, etag
 from dealpilot.crm.api import router as crm_router
 from dealpilot.deals.api import router as deals_router
 from dealpilot.enablement.api import router as enablement_router
+from dealpilot.forecasting.api import router as forecast_router
 from dealpilot.performance.api import router as performance_router
 from dealpilot.planning.api import router as planning_router
 from dealpilot.recycle_bin.api import router as recycle_bin_router
@@ -125,3 +126,4 @@ api.add_router("/deals/", deals_router)
 api.add_router("/enablement/", enablement_router)
 api.add_router("/cadence/", cadence_router)
 api.add_router("/recycle-bin", recycle_bin_router)
+api.add_router("/forecast/", forecast_router)

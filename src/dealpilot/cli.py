@@ -233,7 +233,7 @@ DAY_HELP = f"({FIRST_DAY} to {LAST_DAY})"
 
 @app.command()
 def report(
-    name: Annotated[str, typer.Argument(help="velocity, levers, pipeline-creation, diagnosis, meeting, forecast or accounts")],
+    name: Annotated[str, typer.Argument(help="velocity, levers, pipeline-creation, diagnosis, meeting, forecast, accounts or deal-changes (--to: a day of its week)")],
     group_by: Annotated[Optional[str], typer.Option("--group-by", help="owner, team, product, source or region (default: all in one)")] = None,
     period: Annotated[str, typer.Option("--period", help="month, quarter or year")] = "quarter",
     start: Annotated[Optional[datetime], typer.Option("--from", formats=["%Y-%m-%d"], callback=cli_day,
@@ -245,21 +245,26 @@ def report(
     engine: Annotated[str, typer.Option("--engine", help="duckdb, postgres or spark")] = "duckdb",
     database_url: DatabaseUrl = None,
 ) -> None:
-    """A team-performance report (see docs/analytics.md for each metric's definition)."""
+    """A team-performance report (see docs/analytics.md for each metric's definition; docs/forecasting.md for
+    the forecast's calls and range and for deal-changes)."""
     if format not in ("table", "json", "csv"):
         console.print("[red]--format must be table, json or csv[/red]")
         raise typer.Exit(2)
     setup_django(database_url)
     from dealpilot.analytics.frames import EngineUnavailable
-    from dealpilot.analytics.report import ReportError, render, report_rows
+    from dealpilot.analytics.report import ReportError, render_document, report_document
 
     try:
-        rows = report_rows(name, group_by=group_by, period=period, start=start.date() if start else None,
-                           end=end.date() if end else None, as_user=as_user, engine=engine)
+        document = report_document(name, group_by=group_by, period=period, start=start.date() if start else None,
+                                   end=end.date() if end else None, as_user=as_user, engine=engine)
     except (ReportError, EngineUnavailable) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2)
-    typer.echo(render(rows, format, title=name), nl=format == "table")
+    typer.echo(render_document(document, format, title=name), nl=format == "table")
+    if format == "table" and name == "forecast":
+        from dealpilot.forecasting.reports import calls_table
+
+        typer.echo(calls_table(document))
 
 
 planning_app = typer.Typer(help="Account planning: the scoring model as YAML.", no_args_is_help=True)
@@ -304,6 +309,9 @@ def planning_import_model(
 from dealpilot.deals.cli import deals_app  # noqa: E402  (deal intelligence: train, score, rules)
 
 app.add_typer(deals_app, name="deals")
+from dealpilot.forecasting.cli import forecast_app  # noqa: E402  (forecast calls: the weekly snapshot)
+
+app.add_typer(forecast_app, name="forecast")
 content_app = typer.Typer(help="Enablement content: suggestions for a deal.", no_args_is_help=True)
 app.add_typer(content_app, name="content")
 

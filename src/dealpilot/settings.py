@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "dealpilot.deals",
     "dealpilot.enablement",
     "dealpilot.cadence",
+    "dealpilot.forecasting",
     "dealpilot.history",
     "dealpilot.recycle_bin",
     "dealpilot.web",

@@ -12,6 +12,7 @@ urlpatterns = [
     path("deals/", include("dealpilot.deals.urls")),
     path("enablement/", include("dealpilot.enablement.urls")),
     path("cadence/", include("dealpilot.cadence.urls")),
+    path("forecast/", include("dealpilot.forecasting.urls")),
     path("recycle-bin/", include("dealpilot.recycle_bin.urls")),
     path("", include("dealpilot.crm.urls")),
     path("", include("dealpilot.web.urls")),

@@ -349,20 +349,26 @@ def meeting_report(f: Frames, meeting_day: date | None = None, stage_order: list
 # ---- 6. forecast vs pipeline --------------------------------------------------------------------
 
 
+def stage_weight(o: ir.Table, stage_probabilities: dict[str, float] | None = None) -> ir.FloatingValue:
+    """The stage-weighted forecast's probability of each opportunity: its stage's (DEFAULT_STAGE_PROBABILITIES
+    unless configured), else its own probability (%), else 0."""
+    probs = DEFAULT_STAGE_PROBABILITIES if stage_probabilities is None else stage_probabilities
+    own = (o.probability.cast("float64") / 100).fill_null(0.0)
+    return o.stage.substitute({k: float(v) for k, v in probs.items()}, else_=own) if probs else own
+
+
 def forecast_expr(f: Frames, first: date, period: str, periods: int = 3, group_by: str = "owner",
                   stage_probabilities: dict[str, float] | None = None) -> ir.Table:
     """Per group and period (the one starting at `first` and the next ones): target, closed won,
     open pipeline and its stage-weighted value."""
     _check(group_by, period)
-    probs = DEFAULT_STAGE_PROBABILITIES if stage_probabilities is None else stage_probabilities
     last = first
     for _ in range(periods):
         last = next_period_start(last, period)
     unit = PERIODS[period]
     o = f.opportunities
     o = o.filter(o.close_date >= first, o.close_date < last)
-    own = (o.probability.cast("float64") / 100).fill_null(0.0)
-    p = o.stage.substitute({k: float(v) for k, v in probs.items()}, else_=own) if probs else own
+    p = stage_weight(o, stage_probabilities)
     is_open = ~o.is_closed
     amount = o.amount.fill_null(0)
     deals = o.group_by(group=_group(o, group_by), period=o.close_date.truncate(unit)).aggregate(
@@ -410,6 +416,31 @@ def forecast(f: Frames, as_of: date | None = None, period: str = "quarter", peri
     out.sort(key=lambda r: (r["group"], r["period"]))
     return out
 
+
+
+def forecast_by_owner_expr(f: Frames, start: date, end: date,
+                           stage_probabilities: dict[str, float] | None = None) -> ir.Table:
+    """The forecast's numbers (forecast_expr) per owner id, over the opportunities closing from `start` to
+    `end` (inclusive): closed won, open pipeline, its stage-weighted value, open deals."""
+    o = f.opportunities
+    o = o.filter(o.close_date >= start, o.close_date <= end)
+    p = stage_weight(o, stage_probabilities)
+    is_open = ~o.is_closed
+    amount = o.amount.fill_null(0)
+    return o.group_by(owner_id=o.owner_id).aggregate(
+        closed_won=amount.sum(where=o.is_won),
+        pipeline=amount.sum(where=is_open),
+        weighted=(amount.cast("float64") * p).sum(where=is_open),
+        open_deals=o.count(where=is_open),
+    )
+
+
+def forecast_by_owner(f: Frames, start: date, end: date,
+                      stage_probabilities: dict[str, float] | None = None) -> dict[int | None, dict]:
+    """{owner id (None: no owner): {closed_won, pipeline, weighted, open_deals}} for the period start..end."""
+    return {r["owner_id"]: {"closed_won": float(r["closed_won"] or 0), "pipeline": float(r["pipeline"] or 0),
+                            "weighted": float(r["weighted"] or 0), "open_deals": int(r["open_deals"] or 0)}
+            for r in f.run(forecast_by_owner_expr(f, start, end, stage_probabilities))}
 
 METRICS = {
     "velocity": velocity,

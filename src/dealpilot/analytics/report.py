@@ -17,7 +17,7 @@ from . import metrics as m
 from .frames import frames_for
 
 TEAM_REPORTS = ("velocity", "levers", "pipeline-creation", "diagnosis", "meeting", "forecast")  # the team dashboard's
-REPORTS = (*TEAM_REPORTS, "accounts")
+REPORTS = (*TEAM_REPORTS, "accounts", "deal-changes")
 
 
 class ReportError(ValueError):
@@ -48,6 +48,8 @@ def report_rows(name: str, *, group_by: str | None = None, period: str = "quarte
         from dealpilot.planning.selectors import priority_rows
 
         return priority_rows(find_user(as_user))
+    if name == "deal-changes":  # the week's deal changes (forecasting app), `end`: a day of the week
+        return _deal_changes(as_user, end)["rows"]
     f = frames_for(find_user(as_user), engine)
     if name == "velocity":
         return m.velocity(f, group_by, period, start, end)
@@ -74,6 +76,36 @@ def report_rows(name: str, *, group_by: str | None = None, period: str = "quarte
     return m.forecast(f, start, period, group_by=group_by or "owner")
 
 
+def _deal_changes(as_user: str | None, end: date | None) -> dict:
+    from dealpilot.forecasting.reports import NoForecast, deal_changes_report
+
+    try:
+        return deal_changes_report(find_user(as_user), week=end)
+    except NoForecast as exc:
+        raise ReportError(str(exc)) from None
+
+
+def report_document(name: str, *, group_by: str | None = None, period: str = "quarter", start: date | None = None,
+                    end: date | None = None, as_user: str | None = None, engine: str | None = None) -> list[dict] | dict:
+    """What `--format json` prints: the rows; for `forecast` an object that keeps them in `rows` and adds the
+    forecast calls, the model's forecast with its P10-P90 range, the target and the gap (forecasting app), for
+    the period of the rows' as-of day; for `deal-changes` the week's changes (`rows`) with their counts."""
+    if name == "deal-changes":
+        return _deal_changes(as_user, end)
+    if name != "forecast":
+        return report_rows(name, group_by=group_by, period=period, start=start, end=end, as_user=as_user, engine=engine)
+    from dealpilot.forecasting.reports import NoForecast, forecast_report
+
+    user = find_user(as_user)
+    if start is None:  # the metric's own default as-of day, so that rows and calls are for the same period
+        start = m.latest_date(frames_for(user, engine), "close_date", closed_only=True) or date.today()
+    rows = report_rows(name, group_by=group_by, period=period, start=start, end=end, as_user=as_user, engine=engine)
+    try:
+        return forecast_report(user, as_of=start, period_kind=period, rows=rows)
+    except NoForecast as exc:
+        raise ReportError(str(exc)) from None
+
+
 def _plain(value):
     if isinstance(value, (date, datetime)):
         return value.isoformat()
@@ -88,9 +120,26 @@ def _cell(value) -> str:
     return str(_plain(value))
 
 
-def render(rows: list[dict], fmt: str, title: str = "") -> str:
-    """rows as json, csv or a text table."""
-    columns: list[str] = []
+def render_document(document, fmt: str, title: str = "") -> str:
+    """A report document (report_document) as JSON; as CSV or a table, its rows."""
+    if fmt == "json":
+        return json.dumps(_plain_tree(document), indent=1)
+    if isinstance(document, dict):
+        return render(document["rows"], fmt, title, columns=document.get("columns"))
+    return render(document, fmt, title)
+
+
+def _plain_tree(value):
+    if isinstance(value, dict):
+        return {k: _plain_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_tree(v) for v in value]
+    return _plain(value)
+
+
+def render(rows: list[dict], fmt: str, title: str = "", columns: list[str] | None = None) -> str:
+    """rows as json, csv or a text table (`columns`: their order, and the header when there are no rows)."""
+    columns = list(columns or [])
     for r in rows:
         columns.extend(k for k in r if k not in columns)
     if fmt == "json":

@@ -60,9 +60,11 @@ def seed_app_demos() -> None:
     from dealpilot.cadence.demo import seed_demo as seed_cadence
     from dealpilot.deals.demo import seed_demo as seed_deals
     from dealpilot.enablement.demo import seed_demo as seed_enablement
+    from dealpilot.forecasting.demo import seed_demo as seed_forecasting
     from dealpilot.planning.demo import seed_demo as seed_planning
 
-    for seed in (seed_planning, seed_deals, seed_enablement, seed_cadence):
+    # the forecast reads the deals' win scores: after the deals
+    for seed in (seed_planning, seed_deals, seed_enablement, seed_cadence, seed_forecasting):
         with transaction.atomic():
             seed()
 
