@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from dealpilot.validation import FIRST_DAY, LAST_DAY
+
 MAX_EXACT_STATES = 20_000
 GRID_STEPS = 20_000
 QUANTILES = (0.10, 0.50, 0.90)
@@ -68,8 +70,7 @@ def period_of(day: date, kind: str = "quarter") -> Period:
 
 
 _LABEL = re.compile(r"^\s*(\d{4})(?:-(?:[Qq]([1-4])|(\d{1,2})))?\s*$")
-# the days every input is kept within (the bounds of dealpilot's other inputs: reports add periods and weeks)
-FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+# the days every input is kept within: dealpilot's one set of bounds (reports add periods and weeks)
 FIRST_YEAR, LAST_YEAR = FIRST_DAY.year, LAST_DAY.year
 
 
