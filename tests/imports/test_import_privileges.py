@@ -271,7 +271,7 @@ def test_roles_are_inferred_only_for_people_who_do_not_log_in(tmp_path):
 
 
 def test_maven_managers_are_managers_without_a_role_in_the_mapping(maven_dir):
-    import_export("csv", maven_dir, mapping_path=Path("src/dealpilot/imports/mappings/maven-crm.yaml"))
+    import_export("csv", maven_dir, mapping_path=Path("maven-crm"))  # the shipped mapping, by name
     assert crm.User.objects.filter(role="manager").count() == 6
     assert not crm.User.objects.filter(role="leader").exists()
 
