@@ -8,7 +8,7 @@ credited authors, and the authoring roles (enablement, leaders, admins).
 Records that others' work hangs on are narrower: an account (its contacts, opportunities and
 activities go to the bin with it) by whoever owns it in their scope, and only when no opportunity
 in it belongs to someone outside that scope; a contact by whoever owns it or its account; an
-activity by whoever sees it. `cascade` names what goes (and comes back) with a record."""
+activity by whoever sees it. `PARENT_PATHS` says what goes (and comes back) with a record."""
 
 from __future__ import annotations
 
@@ -28,13 +28,16 @@ class BinKind:
     manageable: Callable[..., models.QuerySet]  # (user) -> the records, deleted or not, the user may delete/restore
     page_url: Callable[[models.Model], str]  # where the record lives once restored
     list_url: str  # where to go after deleting it
-    cascade: tuple[str, ...] = ()  # kinds whose records go to the bin (and come back) with this one
+
+    @property
+    def model(self) -> type[models.Model]:
+        from django.apps import apps
+
+        return apps.get_model(self.model_label)
 
     def all_records(self) -> models.QuerySet:
         """Every record of the kind, deleted or not, whoever owns it (the purge)."""
-        from django.apps import apps
-
-        return apps.get_model(self.model_label).all_objects.all()
+        return self.model.all_objects.all()
 
 
 def _opportunities(user) -> models.QuerySet:
@@ -86,48 +89,54 @@ def _activities(user) -> models.QuerySet:
     return Activity.all_objects.visible_to(user)
 
 
+# What goes to the bin with what: for each kind, the paths from one of its records to the records
+# whose deletion takes it along, and the kind at each path's end. The cascade (which records go, and
+# come back, with a record), the bin's list (which records were deleted with a parent) and a restore's
+# refusal (which parent to restore instead) are all read from this one table.
+PARENT_PATHS: dict[str, dict[str, str]] = {
+    "contact": {"account": "account"},
+    "opportunity": {"account": "account"},
+    "activity": {"account": "account", "contact": "contact", "contact__account": "account"},
+}
+
+
+def went_with(kind: str, record, child_kind: str) -> Q:
+    """Records of `child_kind` that hang off `record` (of `kind`), as a filter."""
+    link = Q(pk__in=[])
+    for path, parent_kind in PARENT_PATHS.get(child_kind, {}).items():
+        if parent_kind == kind:
+            link |= Q(**{path: record})
+    return link
+
+
+def cascade_kinds(kind: str) -> list[str]:
+    """The kinds whose records go to the bin (and come back) with a record of `kind`."""
+    return [child for child, paths in PARENT_PATHS.items() if kind in paths.values()]
+
+
 def children_of(kind: str, record) -> dict[str, models.QuerySet]:
     """The records that go to the bin with `record` (alive ones only), by kind."""
-    from dealpilot.crm.models import Activity, Contact, Opportunity
-
-    if kind == "account":
-        return {"contact": Contact.objects.filter(account=record),
-                "opportunity": Opportunity.objects.filter(account=record),
-                "activity": Activity.objects.filter(Q(account=record) | Q(contact__account=record))}
-    if kind == "contact":
-        return {"activity": Activity.objects.filter(contact=record)}
-    return {}
+    return {child: KINDS[child].model.objects.filter(went_with(kind, record, child)) for child in cascade_kinds(kind)}
 
 
 def without_those_deleted_with_a_parent(kind: str, queryset: models.QuerySet) -> models.QuerySet:
     """The bin lists what someone deleted, not what went with it (it comes back with its parent)."""
-    same_moment = F("deleted_at")
-    if kind in ("contact", "opportunity"):
-        return queryset.exclude(account__deleted_at=same_moment)
-    if kind == "activity":
-        return queryset.exclude(Q(account__deleted_at=same_moment) | Q(contact__deleted_at=same_moment)
-                                | Q(contact__account__deleted_at=same_moment))
-    return queryset
+    same_moment = Q(pk__in=[])
+    for path in PARENT_PATHS.get(kind, {}):
+        same_moment |= Q(**{f"{path}__deleted_at": F("deleted_at")})
+    return queryset.exclude(same_moment)
 
 
 def parent_in_bin(kind: str, record):
     """The record in the bin that `record` went there with (same moment), or None: such a record
     comes back with its parent, not on its own."""
-    from dealpilot.crm.models import Account, Contact
-
     if record.deleted_at is None:
         return None
-    parents = []
-    if kind in ("contact", "opportunity", "activity") and getattr(record, "account_id", None):
-        parents.append(Account.all_objects.filter(pk=record.account_id).first())
-    if kind == "activity" and record.contact_id:
-        contact = Contact.all_objects.filter(pk=record.contact_id).first()
-        parents.append(contact)
-        if contact is not None and contact.account_id:
-            parents.append(Account.all_objects.filter(pk=contact.account_id).first())
-    for parent in parents:
-        if parent is not None and parent.deleted_at == record.deleted_at:
-            return parent
+    for path, parent_kind in PARENT_PATHS.get(kind, {}).items():
+        parent_id = (type(record).all_objects.filter(pk=record.pk, **{f"{path}__deleted_at": record.deleted_at})
+                     .values_list(path, flat=True).first())
+        if parent_id is not None:
+            return KINDS[parent_kind].model.all_objects.get(pk=parent_id)
     return None
 
 
@@ -139,11 +148,10 @@ KINDS: dict[str, BinKind] = {
     "content": BinKind("content", "Content module", "enablement.ContentModule", _content,
                        lambda m: reverse("enablement:module_detail", args=[m.pk]), "enablement:library"),
     "account": BinKind("account", "Account", "crm.Account", _accounts,
-                       lambda a: reverse("crm:account_detail", args=[a.pk]), "crm:account_list",
-                       cascade=("contact", "opportunity", "activity")),
+                       lambda a: reverse("crm:account_detail", args=[a.pk]), "crm:account_list"),
     "contact": BinKind("contact", "Contact", "crm.Contact", _contacts,
                        lambda c: reverse("crm:account_detail", args=[c.account_id]) if c.account_id else reverse("crm:account_list"),
-                       "crm:account_list", cascade=("activity",)),
+                       "crm:account_list"),
     "activity": BinKind("activity", "Activity", "crm.Activity", _activities,
                         lambda a: (reverse("crm:opportunity_detail", args=[a.opportunity_id]) if a.opportunity_id else
                                    reverse("crm:account_detail", args=[a.account_id]) if a.account_id else reverse("crm:account_list")),

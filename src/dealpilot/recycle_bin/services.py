@@ -11,7 +11,7 @@ from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .registry import KINDS, BinKind, children_of, parent_in_bin
+from .registry import KINDS, BinKind, cascade_kinds, children_of, parent_in_bin, went_with
 
 
 class NotFound(LookupError):
@@ -124,21 +124,10 @@ def restore(user, kind: str, pk: int, now: datetime | None = None) -> models.Mod
         deleted_at = record.deleted_at
         record.deleted_at, record.deleted_by = None, None
         _save_with_new_version(record)
-        for child_kind in entry.cascade:  # what went with it, at the same moment
-            _mark(_went_with(child_kind, kind, record, deleted_at), deleted_at=None, deleted_by=None)
+        for child_kind in cascade_kinds(kind):  # what went with it, at the same moment
+            went = KINDS[child_kind].model.all_objects.filter(went_with(kind, record, child_kind), deleted_at=deleted_at)
+            _mark(went, deleted_at=None, deleted_by=None)
     return record
-
-
-def _went_with(child_kind: str, kind: str, record: models.Model, deleted_at: datetime) -> models.QuerySet:
-    from django.apps import apps
-    from django.db.models import Q
-
-    model = apps.get_model(KINDS[child_kind].model_label)
-    if kind == "account":
-        link = Q(account=record) | Q(contact__account=record) if child_kind == "activity" else Q(account=record)
-    else:
-        link = Q(contact=record)
-    return model.all_objects.filter(link, deleted_at=deleted_at)
 
 
 @dataclass(frozen=True)
