@@ -20,6 +20,11 @@ class CrmConfig(AppConfig):
         from .models import Team
         from .visibility import forget_team_tree
 
+        from django.db.models.signals import post_migrate
+
+        from .services import ensure_default_lost_reasons
+
+        post_migrate.connect(ensure_default_lost_reasons, sender=self, dispatch_uid="dealpilot_default_lost_reasons")
         post_save.connect(forget_team_tree, sender=Team, dispatch_uid="dealpilot_team_tree_saved")
         post_delete.connect(forget_team_tree, sender=Team, dispatch_uid="dealpilot_team_tree_deleted")
 

@@ -128,13 +128,17 @@ CLOSING_FIELDS = {"competitor": LINE_MAX, "close_comment": NOTE_MAX}
 
 
 def active_lost_reasons():
-    """The reasons offered when closing a deal lost; the defaults when the list was never set up (the
-    migration writes them, but a database emptied and refilled by hand, or by a test, has none)."""
+    """The reasons offered when closing a deal lost (crm.apps writes the defaults after migrate)."""
+    return LostReason.objects.filter(is_active=True)
+
+
+def ensure_default_lost_reasons(**kwargs) -> None:
+    """The domain brief's lost reasons, when the list is empty: after every migrate and every flush
+    (Django sends post_migrate after both), so a new database, and one emptied by tests, has them."""
     if not LostReason.objects.exists():
         LostReason.objects.bulk_create(
             [LostReason(label=label, needs_competitor=needs, position=i) for i, (label, needs) in enumerate(DEFAULT_LOST_REASONS)],
             ignore_conflicts=True)
-    return LostReason.objects.filter(is_active=True)
 
 
 def check_close(current: Opportunity, fields: dict, today=None) -> None:

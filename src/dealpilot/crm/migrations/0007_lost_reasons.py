@@ -2,16 +2,6 @@
 
 from django.db import migrations, models
 
-# the defaults of crm.models.DEFAULT_LOST_REASONS, as they were when this migration was written
-DEFAULTS = [("No decision / status quo", False), ("Lost to a competitor", True), ("Price", False), ("No budget", False),
-            ("Timing", False), ("No fit", False), ("Champion left", False), ("Unresponsive", False)]
-
-
-def default_lost_reasons(apps, schema_editor):
-    LostReason = apps.get_model("crm", "LostReason")
-    for position, (label, needs_competitor) in enumerate(DEFAULTS):
-        LostReason.objects.get_or_create(label=label, defaults={"needs_competitor": needs_competitor, "position": position})
-
 
 class Migration(migrations.Migration):
 
@@ -53,5 +43,4 @@ class Migration(migrations.Migration):
             name='competitor',
             field=models.CharField(blank=True, help_text='Who won it, when a competitor did', max_length=255),
         ),
-        migrations.RunPython(default_lost_reasons, migrations.RunPython.noop),
     ]
