@@ -31,6 +31,7 @@ CONTENT_TYPES = {
 }
 # The part a real Word / PowerPoint package must contain.
 OFFICE_MAIN_PART = {"docx": "word/document.xml", "pptx": "ppt/presentation.xml"}
+TEXT_PARTS = {"docx": re.compile(r"word/(document|header\d*|footer\d*)\.xml$"), "pptx": re.compile(r"ppt/slides/slide\d+\.xml$")}
 
 
 @dataclass
@@ -118,10 +119,8 @@ def _office_text(data: bytes, file_type: str) -> str:
     from lxml import etree
 
     budget = _UnpackBudget(len(data))
-    if file_type == "docx":
-        pattern, run_tag, block_tag = re.compile(r"word/(document|header\d*|footer\d*)\.xml$"), "t", "p"
-    else:
-        pattern, run_tag, block_tag = re.compile(r"ppt/slides/slide\d+\.xml$"), "t", "p"
+    # the parts with the text; in both, a run of text is <w:t>/<a:t> and a paragraph <w:p>/<a:p>
+    pattern = TEXT_PARTS[file_type]
     parts, total = [], 0
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -132,10 +131,10 @@ def _office_text(data: bytes, file_type: str) -> str:
                     parser.feed(chunk)
                     for _, element in parser.read_events():
                         local = etree.QName(element).localname
-                        if local == run_tag and element.text:
+                        if local == "t" and element.text:
                             parts.append(element.text)
                             total += len(element.text)
-                        elif local == block_tag:
+                        elif local == "p":
                             parts.append("\n")
                             element.clear()  # and the paragraphs read before it: memory stays flat
                             while element.getprevious() is not None:
