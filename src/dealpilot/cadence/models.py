@@ -9,7 +9,6 @@ calendar feed and the adherence report can tell planned from recorded.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from django.conf import settings
@@ -206,12 +205,6 @@ class CoachingSession(models.Model):
 
 def new_feed_token() -> str:
     return secrets.token_urlsafe(32)
-
-
-def hash_feed_token(raw: str) -> str:
-    """What is stored of a feed secret: its SHA-256 (the secret is 256 random bits, so no salt or
-    slow hash is needed to make a stolen database useless for reading anyone's calendar)."""
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 class FeedToken(models.Model):

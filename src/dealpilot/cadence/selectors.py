@@ -15,6 +15,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from dealpilot.crm.models import Role, Team, User
+from dealpilot.crm.services import secret_hash
 
 from . import access
 from .models import (
@@ -22,7 +23,6 @@ from .models import (
     Cadence,
     CoachingSession,
     FeedToken,
-    hash_feed_token,
     Meeting,
     MeetingType,
     OccurrenceStatus,
@@ -82,7 +82,7 @@ def feed_token(user: User) -> FeedToken | None:
 
 
 def user_for_token(token: str) -> User | None:
-    found = FeedToken.objects.filter(key_hash=hash_feed_token(token)).select_related("user").first()
+    found = FeedToken.objects.filter(key_hash=secret_hash(token)).select_related("user").first()
     if found is None or not found.user.is_active:
         return None
     return found.user

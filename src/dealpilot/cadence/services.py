@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dealpilot.crm.models import Account, Opportunity, Role, Team, User
+from dealpilot.crm.services import secret_hash
 
 from . import access
 from .models import (
@@ -26,7 +27,6 @@ from .models import (
     Occurrence,
     OccurrenceStatus,
     Weekday,
-    hash_feed_token,
     new_feed_token,
 )
 from .recurrence import is_scheduled_start, valid_time_zone
@@ -338,7 +338,7 @@ def regenerate_feed_token(user: User) -> tuple[FeedToken, str]:
     """A new secret for the user's feeds; every URL with the old one stops working. Returns the
     record and the secret itself, which is not stored (only its hash): show it once."""
     raw = new_feed_token()
-    token, _ = FeedToken.objects.update_or_create(user=user, defaults={"key_hash": hash_feed_token(raw)})
+    token, _ = FeedToken.objects.update_or_create(user=user, defaults={"key_hash": secret_hash(raw)})
     return token, raw
 
 

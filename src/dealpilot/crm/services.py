@@ -46,7 +46,10 @@ TOKEN_PREFIX = "dp_"
 LAST_USED_PRECISION = timedelta(minutes=1)  # a token used constantly writes its last use once a minute
 
 
-def _token_hash(raw: str) -> str:
+def secret_hash(raw: str) -> str:
+    """What is stored of a secret dealpilot makes (API tokens, calendar-feed addresses): its SHA-256.
+    The secrets are 256 random bits, so no salt or slow hash is needed to make a stolen database
+    useless for acting as anyone."""
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -58,7 +61,7 @@ def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
     if problem := text_problem(name, ApiToken._meta.get_field("name").max_length, "the name"):
         raise ValueError(problem)
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=user, name=name, prefix=raw[:10], key_hash=_token_hash(raw))
+    token = ApiToken.objects.create(user=user, name=name, prefix=raw[:10], key_hash=secret_hash(raw))
     return token, raw
 
 
@@ -72,7 +75,7 @@ def user_for_api_token(raw: str) -> User | None:
     if not raw or not raw.startswith(TOKEN_PREFIX):
         return None
     token = (ApiToken.objects.select_related("user")
-             .filter(key_hash=_token_hash(raw), revoked_at__isnull=True, user__is_active=True).first())
+             .filter(key_hash=secret_hash(raw), revoked_at__isnull=True, user__is_active=True).first())
     if token is None:
         return None
     now = timezone.now()
