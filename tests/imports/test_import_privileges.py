@@ -77,6 +77,23 @@ def assert_still_themselves(client, user: crm.User, before: dict) -> None:
     assert client.login(username=user.username, password=PASSWORD), "their own password must still work"
 
 
+def importer(client, org, role: str, crm_id: str) -> tuple[crm.User, dict]:
+    """The sample org's leader or admin, logged in, as the person `crm_id` names in the export, and
+    everything about them that an import must not change."""
+    me = getattr(org, role)
+    me.crm_id = crm_id
+    me.save()
+    client.force_login(me)  # sets last_login: the snapshot comes after
+    return me, snapshot(me)
+
+
+def finished_run(response) -> ImportRun:
+    assert response.status_code == 302
+    run = ImportRun.objects.get()
+    assert run.status in ("done", "partial"), run.message
+    return run
+
+
 def run_notes(run: ImportRun) -> list[str]:
     return [note for step in run.summary["steps"] for note in step["notes"]]
 
@@ -139,11 +156,7 @@ def test_an_unknown_after_hook_is_a_mapping_error_not_a_crash():
 @pytest.mark.parametrize("role", ["leader", "admin"])
 @pytest.mark.parametrize("field", REFUSED)
 def test_csv_import_with_a_privilege_field_is_refused_on_the_form(client, org, tmp_path, role, field):
-    me = getattr(org, role)
-    me.crm_id = "U-ME"
-    me.save()
-    client.force_login(me)  # sets last_login: the snapshot comes after
-    before = snapshot(me)
+    me, before = importer(client, org, role, "U-ME")
     users = tmp_path / "users.csv"
     write_csv(users, ["id", "login"], [["U-ME", me.username], ["U-MGR", org.manager_emea.username]])
 
@@ -163,11 +176,7 @@ def test_a_salesforce_export_carrying_privilege_columns_grants_nothing(client, o
     """The shipped mapping reads none of them; a mapping uploaded beside a Salesforce export is ignored;
     the export's row for the importer's own login moves them to another team, under another manager,
     renames and deactivates them: all kept, and the run says so."""
-    me = getattr(org, role)
-    me.crm_id = "005000000000003AAA"  # rita.rep in the export
-    me.save()
-    client.force_login(me)  # sets last_login: the snapshot comes after
-    before = snapshot(me)
+    me, before = importer(client, org, role, "005000000000003AAA")  # rita.rep in the export
     folder = small_salesforce_export(tmp_path / "sf")
     with open(folder / "User.csv", newline="") as f:
         rows = list(csv.reader(f))
@@ -178,9 +187,7 @@ def test_a_salesforce_export_carrying_privilege_columns_grants_nothing(client, o
 
     response = upload(client, zip_folder(folder, tmp_path / "sf.zip"), "salesforce", yaml_mapping(field).encode())
 
-    assert response.status_code == 302
-    run = ImportRun.objects.get()
-    assert run.status in ("done", "partial"), run.message
+    run = finished_run(response)
     assert any("kept the email, is_active, manager, team, username of people who log in" in note for note in run_notes(run)), run_notes(run)
     assert_still_themselves(client, me, before)
     rita_in_crm = crm.User.objects.filter(username="rita.rep")
@@ -191,11 +198,7 @@ def test_a_salesforce_export_carrying_privilege_columns_grants_nothing(client, o
 @pytest.mark.parametrize("role", ["leader", "admin"])
 @pytest.mark.parametrize("field", REFUSED)
 def test_a_hubspot_export_carrying_privilege_columns_grants_nothing(client, org, tmp_path, role, field):
-    me = getattr(org, role)
-    me.crm_id = "hubspot-owner:Dana Whitfield"  # a company owner in the fixture
-    me.save()
-    client.force_login(me)  # sets last_login: the snapshot comes after
-    before = snapshot(me)
+    me, before = importer(client, org, role, "hubspot-owner:Dana Whitfield")  # a company owner in the fixture
     folder = tmp_path / "hs"
     folder.mkdir()
     for path in HUBSPOT_FIXTURE.iterdir():
@@ -206,9 +209,7 @@ def test_a_hubspot_export_carrying_privilege_columns_grants_nothing(client, org,
 
     response = upload(client, zip_folder(folder, tmp_path / "hs.zip"), "hubspot", yaml_mapping(field).encode())
 
-    assert response.status_code == 302
-    run = ImportRun.objects.get()
-    assert run.status in ("done", "partial"), run.message
+    run = finished_run(response)
     assert any("kept the username of people who log in" in note for note in run_notes(run)), run_notes(run)
     assert_still_themselves(client, me, before)
     assert not crm.User.objects.filter(is_superuser=True).exists()
