@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from dealpilot.analytics import metrics
 from dealpilot.analytics.frames import frames_for
-from dealpilot.crm.models import Activity, ContactRole, LineItem, Opportunity, StageHistory
+from dealpilot.crm.models import Account, Activity, ContactRole, LineItem, Opportunity, StageHistory
 from dealpilot.enablement.models import ContentModule
 from dealpilot.planning import services as planning
 from dealpilot.planning.models import AccountPlan, Objective
@@ -377,3 +377,20 @@ def test_the_account_page_has_the_delete_button_for_those_who_may(org):
     deleted = client_for(org.rep_dach).post(f"/recycle-bin/account/{account.pk}/delete/")
     assert deleted.status_code == 302 and deleted["Location"] == "/accounts/"
     assert client_for(org.rep_dach).get(f"/accounts/{account.pk}/").status_code == 404
+
+
+def test_an_account_restored_from_the_bin_is_scored_again_at_once(org):
+    """The account scores are cached per records version; the bin's content is part of it, so an account
+    that comes back (not the newest, so the highest id does not change) is on its page again, not a 500."""
+    from dealpilot.planning import selectors
+    from dealpilot.planning.scoring import measure_cache
+
+    account = org.accounts["rep_emea"]
+    assert account.pk != Account.objects.order_by("-pk").first().pk
+    leader = client_for(org.leader)
+    assert leader.get(f"/planning/accounts/{account.pk}/").status_code == 200
+    bin_services.move_to_bin(org.leader, "account", account.pk)
+    measure_cache.clear(), selectors._scores.clear()  # as when the caches' time bucket turns while it is in the bin
+    assert leader.get(f"/planning/accounts/{org.accounts['rep_dach'].pk}/").status_code == 200  # scored without it
+    bin_services.restore(org.leader, "account", account.pk)
+    assert leader.get(f"/planning/accounts/{account.pk}/").status_code == 200

@@ -285,15 +285,20 @@ MEASURE_TTL_SECONDS = int(os.environ.get("DEALPILOT_SCORE_TTL", "300"))
 
 def records_version() -> tuple:
     """Cheap to read at every page view: the highest id of each table the measures read (one
-    index lookup each, where a count or a latest update would scan millions of activities) and
-    the current time bucket of MEASURE_TTL_SECONDS."""
+    index lookup each on the whole table, where a count or a latest update would scan millions of
+    activities), what is in the recycle bin (its few rows, through the index on `deleted_at`: a
+    record deleted or restored changes which accounts are scored at once, whatever its id), and the
+    current time bucket of MEASURE_TTL_SECONDS."""
     from django.db import connection
-    from django.db.models import Max
+    from django.db.models import Count, Max, Sum
 
     from dealpilot.crm.models import Account, Activity, Contact, Opportunity, OpportunityContactRole
 
-    ids = tuple(m.objects.aggregate(top=Max("id"))["top"] for m in (Account, Opportunity, Activity, Contact, OpportunityContactRole))
-    return (connection.settings_dict["NAME"], *ids, int(time.time() // max(MEASURE_TTL_SECONDS, 1)))
+    ids = tuple(m._base_manager.aggregate(top=Max("id"))["top"]
+                for m in (Account, Opportunity, Activity, Contact, OpportunityContactRole))
+    binned = tuple(tuple(m.all_objects.filter(deleted_at__isnull=False).aggregate(n=Count("id"), ids=Sum("id")).values())
+                   for m in (Account, Opportunity, Activity, Contact))
+    return (connection.settings_dict["NAME"], *ids, *binned, int(time.time() // max(MEASURE_TTL_SECONDS, 1)))
 
 
 # ---- scores ----------------------------------------------------------------------------------
