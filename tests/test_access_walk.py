@@ -37,6 +37,8 @@ from django.utils import timezone
 from dealpilot.api import api
 from dealpilot.cadence.recurrence import slots
 from dealpilot.cadence.services import create_default_cadence
+from dealpilot.crm import activities as crm_activities
+from dealpilot.crm import records as crm_records
 from dealpilot.crm.models import Opportunity, Role
 from dealpilot.crm.services import create_api_token
 from dealpilot.crm.visibility import team_subtree_ids
@@ -70,6 +72,7 @@ SEGMENT_KINDS = {
     # the recycle bin's /{kind}/{id}: its kinds
     "opportunity": "opportunity", "plan": "plan", "content": "module", "account": "account", "contact": "contact",
     "activity": "activity",
+    "next-steps": "next_step", "line-items": "line_item", "contact-roles": "contact_role",
 }
 # Page path parameters that pick a kind rather than an id (the API's carry an enum in the schema):
 # walked with each value.
@@ -166,12 +169,16 @@ def build_world() -> World:
         call_plan = deal_services.save_call_plan(opportunity, {"call_date": timezone.localdate(), "objective": "Agree the pilot",
                                                                "our_outcomes": "A date"}, user=rep)
         activity = make_activity(rep, opportunity=opportunity)
+        next_step = crm_activities.create_next_step(rep, subject="Send the pilot plan", opportunity_id=opportunity.pk)
+        line_item = crm_records.add_line_item(rep, opportunity.pk, product_id=product.pk, unit_price=10)
+        contact_role = crm_records.set_contact_role(rep, opportunity.pk, contact_id=champion.pk, role="champion")
         deal_services.save_business_case(opportunity, {"investment": 1000, "period": "quarter", "benefits": [500, 900]}, user=rep)
         entry = content_services.save_knowledge(rep, kind="best_practice", title=f"{name} lesson", body="Call high, early.")
         for kind, pk in (("account", account.pk), ("contact", champion.pk), ("opportunity", opportunity.pk), ("plan", plan.pk),
                          ("activity", activity.pk), ("plan_scope", scope.pk), ("objective", objective.pk),
                          ("strategy", strategy.pk), ("action", action.pk), ("research", note.pk),
-                         ("influence", influence.pk), ("lead", lead.pk), ("call_plan", call_plan.pk)):
+                         ("influence", influence.pk), ("lead", lead.pk), ("call_plan", call_plan.pk),
+                         ("next_step", next_step.pk), ("line_item", line_item.pk), ("contact_role", contact_role.pk)):
             world.add(kind, home, pk)
         world.add("knowledge", f"knowledge:{name}", entry.pk)
         world.add("user", home, rep.pk)  # a person's forecast: theirs, their managers', leaders' and admins'

@@ -27,6 +27,15 @@ ALLOWED = {
         "account (planning.services._owner)",
     ("patch", "/api/planning/accounts/{account_id}/plan/actions/{action_id}", "owner_id"):
         "the same assignee of a plan action",
+    **{(method, path, "owner_id"): "the owner of a record the caller creates or changes: the caller by default, else someone "
+       "in their scope (a rep only themselves; crm.records.owner_for; tests/crm/test_recording.py)"
+       for method, path in (("post", "/api/crm/accounts"), ("patch", "/api/crm/accounts/{account_id}"),
+                            ("post", "/api/crm/contacts"), ("patch", "/api/crm/contacts/{contact_id}"),
+                            ("post", "/api/crm/opportunities"), ("post", "/api/crm/activities"),
+                            ("post", "/api/crm/next-steps"), ("patch", "/api/crm/next-steps/{step_id}"))},
+    **{(method, path, "role"): "a contact's role in a deal's buying group (economic buyer, champion...), not a person's "
+       "role in dealpilot: it grants nothing"
+       for method, path in (("post", "/api/crm/contacts"), ("put", "/api/crm/opportunities/{opportunity_id}/contact-roles"))},
 }
 
 

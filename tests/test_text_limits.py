@@ -214,6 +214,8 @@ def _bound_form(cls, data: dict, org):
         "MeetingForm": lambda: cls(data), "CoachingForm": lambda: cls(data, reps=[org.rep_emea],
                                                                       deals=Opportunity.objects.all()),
         "LibraryFilterForm": lambda: cls(data, show_status=True),
+        "AccountForm": lambda: cls(data, user=org.leader), "ContactForm": lambda: cls(data, user=org.leader),
+        "OpportunityCreateForm": lambda: cls(data, user=org.leader), "NextStepForm": lambda: cls(data, user=org.leader),
     }
     return makers.get(cls.__name__, lambda: cls(data))()
 

@@ -546,6 +546,7 @@ def build_frames(engine: str, backend: Any, raw: dict[str, ir.Table], ids: list[
 
     act = raw["activities"]
     act = act.filter(act.deleted_at.isnull())  # an activity in the recycle bin counts nowhere (nor its contact's, account's)
+    act = act.filter(act.kind != "note")  # a note is written down, not a touch with the buyer: no activity metric counts it
     act = (act.left_join(o_raw, act.opportunity_id == o_raw.id)
            .filter(o_raw.deleted_at.isnull())  # no opportunity, or one not in the recycle bin
            .select(id=act.id, kind=act.kind, activity_date=act.activity_date, opportunity_id=act.opportunity_id,

@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dealpilot.crm.models import Account, Activity, Opportunity, StageHistory, Team, User
+from dealpilot.crm.visibility import BUYER_TOUCH
 
 from . import access
 from .models import MeetingType, Occurrence, OccurrenceStatus
@@ -226,7 +227,7 @@ def deal_facts(ctx: AgendaContext) -> Section:
     history: dict[int, list[StageHistory]] = {}
     for h in StageHistory.objects.visible_to(ctx.reader).filter(opportunity_id__in=ids).order_by("changed_at", "id"):
         history.setdefault(h.opportunity_id, []).append(h)
-    acts = Activity.objects.visible_to(ctx.reader).filter(opportunity_id__in=ids)
+    acts = Activity.objects.visible_to(ctx.reader).filter(BUYER_TOUCH, opportunity_id__in=ids)
     last_activity = dict(acts.filter(activity_date__lte=ctx.day).values("opportunity_id").annotate(d=Max("activity_date"))
                          .values_list("opportunity_id", "d"))
     next_step = {}
@@ -279,7 +280,7 @@ def account_facts(ctx: AgendaContext) -> Section:
         per = pipeline.setdefault(o["account_id"], {})
         per[o["currency"]] = per.get(o["currency"], Decimal(0)) + (o["amount"] or 0)
         open_count[o["account_id"]] = open_count.get(o["account_id"], 0) + 1
-    last = dict(Activity.objects.visible_to(ctx.reader).filter(Q(account_id__in=ids) | Q(opportunity__account_id__in=ids))
+    last = dict(Activity.objects.visible_to(ctx.reader).filter(BUYER_TOUCH, Q(account_id__in=ids) | Q(opportunity__account_id__in=ids))
                 .values("account_id").annotate(d=Max("activity_date")).values_list("account_id", "d"))
     from dealpilot.crm.models import Contact
 

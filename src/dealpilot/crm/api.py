@@ -212,6 +212,10 @@ class ActivityOut(Schema):
     account_id: int | None
     contact_id: int | None
     opportunity_id: int | None
+    outcome: str
+    notes: str
+    logged_by_id: int | None = Field(description="Who logged it in dealpilot (imported activities: none)")
+    version: int
 
 
 # ---- filters ------------------------------------------------------------------------------------
@@ -426,3 +430,7 @@ def list_activities(request, filters: Query[ActivityFilters]):
 @router.get("/activities/{activity_id}", response={200: ActivityOut, 404: NotFound})
 def get_activity(request, activity_id: int):
     return _visible_or_404(Activity.objects.visible_to(request.user), activity_id, "Activity")
+
+
+# the writes that record the work (create, log, next steps) sit on this router too: a path serves its GET and its writes
+from . import api_records  # noqa: E402,F401

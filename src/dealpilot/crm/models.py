@@ -17,6 +17,7 @@ from .visibility import (
     AccountQuerySet,
     ActivityQuerySet,
     ContactQuerySet,
+    NextStepQuerySet,
     OpportunityChildQuerySet,
     OpportunityQuerySet,
     OwnedQuerySet,
@@ -128,6 +129,7 @@ class Account(TimestampedRecord, SoftDeletable):
     currency = models.CharField(max_length=3, default=DEFAULT_CURRENCY)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="subsidiaries")
     owner = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
+    version = models.PositiveIntegerField(default=1, editable=False, help_text=VERSION_HELP)
 
     objects = alive_manager(AccountQuerySet)  # hides the recycle bin
     all_objects = AccountQuerySet.as_manager()  # with the bin: restore, purge
@@ -166,6 +168,7 @@ class Contact(TimestampedRecord, SoftDeletable):
     reports_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="direct_reports")
     owner = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
     has_left = models.BooleanField(default=False, help_text="No longer with the account")
+    version = models.PositiveIntegerField(default=1, editable=False, help_text=VERSION_HELP)
 
     objects = alive_manager(ContactQuerySet)  # hides the recycle bin
     all_objects = ContactQuerySet.as_manager()
@@ -329,6 +332,12 @@ class ActivityKind(models.TextChoices):
     MEETING = "meeting", "Meeting"
     EMAIL = "email", "Email"
     TASK = "task", "Task"
+    NOTE = "note", "Note"  # written down, not a touch with the buyer: no activity metric counts it
+
+
+# What a rep picks as a call's or meeting's outcome (free text is allowed too)
+ACTIVITY_OUTCOMES = ["Connected", "Left a voicemail", "No answer", "Meeting booked", "Next step agreed",
+                     "Not interested", "Wrong person"]
 
 
 class Direction(models.TextChoices):
@@ -347,9 +356,17 @@ class Activity(TimestampedRecord, SoftDeletable):
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
     contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="activities")
     opportunity = models.ForeignKey(Opportunity, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
+    outcome = models.CharField(max_length=255, blank=True, help_text="How it went, e.g. Connected, Meeting booked")
+    notes = models.TextField(blank=True)
+    # everyone of the buyer's side who took part; `contact` stays the main one (what CRMs export)
+    contacts = models.ManyToManyField(Contact, blank=True, related_name="attended_activities")
+    logged_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                  help_text="Who logged it in dealpilot (imported activities: nobody)")
+    version = models.PositiveIntegerField(default=1, editable=False, help_text=VERSION_HELP)
 
     objects = alive_manager(ActivityQuerySet)  # hides the recycle bin
     all_objects = ActivityQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=HISTORY_EXCLUDED)
 
     class Meta(TimestampedRecord.Meta):
         verbose_name_plural = "activities"
@@ -360,6 +377,46 @@ class Activity(TimestampedRecord, SoftDeletable):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.activity_date:%Y-%m-%d}" + (f": {self.subject}" if self.subject else "")
+
+
+class NextStepStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"  # no longer needed; kept, never deleted
+
+
+class NextStep(TimestampedRecord):
+    """What happens next on a deal, an account or with a contact, who does it and by when: the seller's
+    own to-do list (tasks), and what a logged call or meeting agreed. Closed as done or cancelled,
+    never deleted, so the record of what was promised stays."""
+
+    subject = models.CharField(max_length=255)
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="next_steps")
+    due_date = models.DateField()
+    status = models.CharField(max_length=10, choices=NextStepStatus.choices, default=NextStepStatus.OPEN)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    opportunity = models.ForeignKey(Opportunity, null=True, blank=True, on_delete=models.CASCADE, related_name="next_steps")
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="next_steps")
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="next_steps")
+    activity = models.ForeignKey(Activity, null=True, blank=True, on_delete=models.SET_NULL, related_name="next_steps",
+                                 help_text="The call or meeting that agreed it")
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    version = models.PositiveIntegerField(default=1, editable=False, help_text=VERSION_HELP)
+
+    objects = NextStepQuerySet.as_manager()
+    history = HistoricalRecords(excluded_fields=HISTORY_EXCLUDED)
+
+    class Meta(TimestampedRecord.Meta):
+        indexes = [models.Index(fields=["owner", "status", "due_date"]),
+                   models.Index(fields=["opportunity", "status"])]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == NextStepStatus.OPEN
 
 
 class SalesTarget(TimestampedRecord):

@@ -238,6 +238,7 @@ class AccountDetail:
     activities: list[models.Activity]  # each with `visible_opportunity`: its deal, or None where the caller may not see it
     open_totals: OpportunityTotals
     won_totals: OpportunityTotals
+    next_steps: list = None  # the open next steps on the account and its deals, soonest first
 
 
 def account_detail(user: models.User, account: models.Account, *, activity_limit: int = 20) -> AccountDetail:
@@ -262,6 +263,7 @@ def account_detail(user: models.User, account: models.Account, *, activity_limit
         activities=activities,
         open_totals=opportunity_totals(opportunities.filter(is_closed=False)),
         won_totals=opportunity_totals(opportunities.filter(is_closed=True, is_won=True)),
+        next_steps=list(next_steps(user, account=account.pk)[:50]),
     )
 
 
@@ -307,6 +309,7 @@ class OpportunityDetail:
     activities: list[models.Activity]
     line_total: Decimal | None = None
     age_days: int | None = None
+    next_steps: list = None  # open ones first (soonest first), then the closed ones
 
 
 def opportunity_detail(user: models.User, opportunity: models.Opportunity, *, activity_limit: int = 50) -> OpportunityDetail:
@@ -330,6 +333,7 @@ def opportunity_detail(user: models.User, opportunity: models.Opportunity, *, ac
         activities=list(activity_list(user, opportunity=opportunity.pk)[:activity_limit]),
         line_total=sum(totals, Decimal(0)) if totals else None,
         age_days=age,
+        next_steps=sorted(next_steps(user, opportunity=opportunity.pk, status="")[:50], key=lambda s: not s.is_open),
     )
 
 
@@ -338,3 +342,48 @@ def lost_without_reason(user: models.User) -> QuerySet[models.Opportunity]:
     win/loss analysis cannot count; a close in dealpilot always has one. Most recent first."""
     return (models.Opportunity.objects.visible_to(user).filter(is_closed=True, is_won=False, lost_reason="")
             .select_related("account", "owner").order_by("-close_date", "-id"))
+
+
+# ---- next steps -------------------------------------------------------------------------------------
+
+NEXT_STEP_WHEN = ("overdue", "today", "week", "later", "all")
+
+
+def next_steps(user: models.User, *, owner: int | None = None, status: str = "open", when: str = "all",
+               opportunity: int | None = None, account: int | None = None, contact: int | None = None,
+               today: date | None = None) -> QuerySet[models.NextStep]:
+    """Next steps the caller may see, soonest first; `when` (open steps): overdue, due today, due within
+    seven days (overdue included), or later."""
+    from datetime import timedelta
+
+    today = today or timezone.localdate()
+    qs = (models.NextStep.objects.visible_to(user)
+          .select_related("owner", "opportunity", "account", "contact"))
+    if status in models.NextStepStatus.values:
+        qs = qs.filter(status=status)
+    if owner:
+        qs = qs.filter(owner_id=owner)
+    if opportunity:
+        qs = qs.filter(opportunity_id=opportunity)
+    if account:
+        qs = qs.filter(account_id=account)
+    if contact:
+        qs = qs.filter(contact_id=contact)
+    if when == "overdue":
+        qs = qs.filter(due_date__lt=today)
+    elif when == "today":
+        qs = qs.filter(due_date=today)
+    elif when == "week":
+        qs = qs.filter(due_date__lte=today + timedelta(days=7))
+    elif when == "later":
+        qs = qs.filter(due_date__gt=today + timedelta(days=7))
+    return qs.order_by("due_date", "id")
+
+
+def with_next_step(opportunities: QuerySet[models.Opportunity]) -> QuerySet[models.Opportunity]:
+    """Each deal with its soonest open next step (`next_step`, `next_step_due`): what the lists show so
+    a deal with nothing planned stands out."""
+    soonest = (models.NextStep.objects.filter(opportunity_id=OuterRef("pk"), status=models.NextStepStatus.OPEN)
+               .order_by("due_date", "id"))
+    return opportunities.annotate(next_step=Subquery(soonest.values("subject")[:1]),
+                                  next_step_due=Subquery(soonest.values("due_date")[:1]))

@@ -16,8 +16,11 @@ from dealpilot.concurrency import StaleWrite
 from dealpilot.history.diffs import history_context
 from dealpilot.recycle_bin.services import may_delete
 from dealpilot.web.access import is_partial
+from django.utils import timezone
 
 from . import selectors, services
+from .record_views import recording_context
+from .records import may_record
 from .forms import AccountFilterForm, OpportunityEditForm, OpportunityFilterForm
 from .models import Account, Opportunity, Role
 
@@ -38,7 +41,7 @@ def account_list(request):
     form = AccountFilterForm(request.GET, user=request.user)
     rows = selectors.account_list(request.user, **form.filters())
     return _list_page(request, form=form, rows=rows, full_template="crm/account_list.html",
-                      partial_template="crm/_account_results.html")
+                      partial_template="crm/_account_results.html", extra={"can_record": may_record(request.user)})
 
 
 @login_required
@@ -46,16 +49,18 @@ def account_detail(request, pk: int):
     account = get_object_or_404(Account.objects.visible_to(request.user).select_related("owner"), pk=pk)
     return render(request, "crm/account_detail.html",
                   {"d": selectors.account_detail(request.user, account), **history_context(account),
-                   "can_delete": may_delete(request.user, "account", account)})
+                   "can_delete": may_delete(request.user, "account", account),
+                   **recording_context(request.user, account=account)})
 
 
 @login_required
 def opportunity_list(request):
     form = OpportunityFilterForm(request.GET, user=request.user)
     rows = selectors.opportunity_list(request.user, **form.filters())
-    return _list_page(request, form=form, rows=rows, full_template="crm/opportunity_list.html",
+    return _list_page(request, form=form, rows=selectors.with_next_step(rows), full_template="crm/opportunity_list.html",
                       partial_template="crm/_opportunity_results.html",
-                      extra={"totals": selectors.opportunity_totals(rows)})
+                      extra={"totals": selectors.opportunity_totals(rows), "today": timezone.localdate(),
+                             "can_record": may_record(request.user)})
 
 
 def _opportunity_page(request, opportunity, *, edit_form=None, stale: str = "", status: int = 200):
@@ -66,7 +71,7 @@ def _opportunity_page(request, opportunity, *, edit_form=None, stale: str = "", 
         "d": selectors.opportunity_detail(request.user, opportunity), "edit_form": edit_form, "stale": stale,
         "stages": selectors.opportunity_facets(request.user)["stages"], "lost_reasons": services.active_lost_reasons(),
         "can_edit": request.user.role != Role.ENABLEMENT or request.user.sees_everything,
-        **history_context(opportunity)}, status=status)
+        **recording_context(request.user, opportunity=opportunity), **history_context(opportunity)}, status=status)
 
 
 @login_required

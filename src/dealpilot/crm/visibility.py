@@ -28,6 +28,8 @@ EVERYONE = None  # scope marker: no owner filter
 # (that would add a join to every query); queries that aggregate children across deals use these.
 OPPORTUNITY_NOT_IN_BIN = Q(opportunity__deleted_at__isnull=True)
 ACTIVITY_NOT_IN_BIN = Q(opportunity__isnull=True) | Q(opportunity__deleted_at__isnull=True)
+# A note is written down, not a touch with the buyer: the "last touch", engagement and activity counts skip it.
+BUYER_TOUCH = ~Q(kind="note")
 
 
 # The team tree, read once per web request (TeamTreePerRequest) instead of at every scope check: a
@@ -179,6 +181,17 @@ class ActivityQuerySet(models.QuerySet):
         scope = owner_scope(user)
         # an activity logged on an opportunity in the recycle bin goes (and comes back) with it
         alive = self.filter(ACTIVITY_NOT_IN_BIN)
+        if scope is EVERYONE:
+            return alive
+        return alive.filter(Q(owner_id__in=scope) | Q(opportunity__owner_id__in=scope))
+
+
+class NextStepQuerySet(models.QuerySet):
+    def visible_to(self, user: User):
+        """A next step is seen by whoever sees its owner's records or its deal's; not while its deal or
+        account is in the recycle bin (it comes back with them)."""
+        scope = owner_scope(user)
+        alive = self.filter(ACTIVITY_NOT_IN_BIN).filter(Q(account__isnull=True) | Q(account__deleted_at__isnull=True))
         if scope is EVERYONE:
             return alive
         return alive.filter(Q(owner_id__in=scope) | Q(opportunity__owner_id__in=scope))

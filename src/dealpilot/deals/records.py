@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from dealpilot.crm.models import Activity, LineItem, Opportunity, OpportunityContactRole, StageHistory
+from dealpilot.crm.visibility import BUYER_TOUCH
 
 from .models import QualificationAnswerChange
 
@@ -122,7 +123,7 @@ def load_records(opportunities: QuerySet[Opportunity] | Iterable[int]) -> dict[i
             records[opp_id].steps.append(StageStep(stage, _day(changed_at), close_date,
                                                    float(amount) if amount is not None else None))
         for opp_id, on, kind, direction, contact_id in (
-                Activity.objects.filter(opportunity_id__in=chunk).order_by("opportunity_id", "activity_date", "id")
+                Activity.objects.filter(BUYER_TOUCH, opportunity_id__in=chunk).order_by("opportunity_id", "activity_date", "id")
                 .values_list("opportunity_id", "activity_date", "kind", "direction", "contact_id")):
             records[opp_id].touches.append(Touch(on, kind, direction, contact_id))
         for opp_id, contact_id, role, first, last in (

@@ -198,7 +198,7 @@ def measure(metric: str, today: date, window_days: int) -> pd.Series:
     from django.db.models.functions import Coalesce
 
     from dealpilot.crm.models import Activity, Contact, Opportunity, OpportunityContactRole
-    from dealpilot.crm.visibility import ACTIVITY_NOT_IN_BIN, OPPORTUNITY_NOT_IN_BIN
+    from dealpilot.crm.visibility import ACTIVITY_NOT_IN_BIN, BUYER_TOUCH, OPPORTUNITY_NOT_IN_BIN
 
     opps = Opportunity.objects.filter(account_id__isnull=False).annotate(acc=F("account_id")).values("acc")
     window = Q(is_won=True, close_date__gt=today - timedelta(days=window_days), close_date__lte=today)
@@ -219,7 +219,7 @@ def measure(metric: str, today: date, window_days: int) -> pd.Series:
         return _pairs(Contact.objects.filter(account_id__isnull=False, has_left=False).annotate(acc=F("account_id"))
                       .values("acc").annotate(v=Count("id")), "v")
     # activities count for the account they name, or their deal's, or their contact's
-    activities = (Activity.objects.filter(ACTIVITY_NOT_IN_BIN)
+    activities = (Activity.objects.filter(ACTIVITY_NOT_IN_BIN, BUYER_TOUCH)
                   .annotate(acc=Coalesce("account_id", "opportunity__account_id", "contact__account_id"))
                   .filter(acc__isnull=False).values("acc"))
     if metric == "days_since_activity":

@@ -28,7 +28,7 @@ from dealpilot.crm.models import (
     User,
 )
 
-from dealpilot.crm.visibility import ACTIVITY_NOT_IN_BIN, OPPORTUNITY_NOT_IN_BIN
+from dealpilot.crm.visibility import ACTIVITY_NOT_IN_BIN, BUYER_TOUCH, OPPORTUNITY_NOT_IN_BIN
 from .models import (
     AccountLead,
     AccountPlan,
@@ -355,7 +355,7 @@ def people_map(account: Account, today: date | None = None) -> dict:
                              .order_by("contact_id", "-opportunity__created_date", "-id").values_list("contact_id", "role")):
         deal_roles.setdefault(contact_id, role)
     last: dict[int, dict] = {}
-    for contact_id, day, direction, owner in (Activity.objects.filter(ACTIVITY_NOT_IN_BIN, contact_id__in=ids, activity_date__lte=today)
+    for contact_id, day, direction, owner in (Activity.objects.filter(ACTIVITY_NOT_IN_BIN, BUYER_TOUCH, contact_id__in=ids, activity_date__lte=today)
                                               .order_by("contact_id", "-activity_date", "-id")
                                               .values_list("contact_id", "activity_date", "direction", "owner__full_name")):
         if contact_id not in last:
@@ -408,7 +408,7 @@ def scoring_measure_days(account_id: int, today: date) -> int | None:
     from django.db.models import Max, Q
 
     latest = Activity.objects.filter(Q(account_id=account_id) | Q(opportunity__account_id=account_id) | Q(contact__account_id=account_id),
-                                     ACTIVITY_NOT_IN_BIN, activity_date__lte=today).aggregate(d=Max("activity_date"))["d"]
+                                     ACTIVITY_NOT_IN_BIN, BUYER_TOUCH, activity_date__lte=today).aggregate(d=Max("activity_date"))["d"]
     return (today - latest).days if latest else None
 
 
