@@ -312,6 +312,9 @@ app.add_typer(deals_app, name="deals")
 from dealpilot.forecasting.cli import forecast_app  # noqa: E402  (forecast calls: the weekly snapshot)
 
 app.add_typer(forecast_app, name="forecast")
+from dealpilot.crm.cli import records_app  # noqa: E402  (the CRM records as the web lists show them)
+
+app.add_typer(records_app, name="records")
 content_app = typer.Typer(help="Enablement content: suggestions for a deal.", no_args_is_help=True)
 app.add_typer(content_app, name="content")
 

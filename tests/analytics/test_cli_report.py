@@ -23,7 +23,9 @@ def run(*args):
 def test_velocity_as_json_csv_and_table(maven_db):
     out = run("velocity", "--group-by", "team", "--period", "quarter", "--format", "json")
     assert out.exit_code == 0, out.output
-    rows = json.loads(out.stdout)
+    document = json.loads(out.stdout)
+    rows = document["rows"]  # one object with the rows, like every list of the CLI
+    assert document["report"] == "velocity" and document["count"] == len(rows)
     assert rows and all(tuple(r) == VELOCITY_COLUMNS for r in rows)
     want = Maven(maven_db).velocity("team")
     assert [(r["group"], r["period"], r["opportunities"], r["won"]) for r in rows] == [

@@ -194,3 +194,11 @@ def test_imported_losses_without_a_reason_are_listed_for_data_quality(client, or
     assert [r["id"] for r in rows] == [lost.pk]  # only what the caller sees
     client.force_login(org.leader)
     assert len(client.get("/api/crm/data-quality/lost-without-reason").json()["items"]) == 2
+
+
+def test_the_opportunity_list_filters_losses_without_a_reason(client, org):
+    lost = org.opportunities["rep_emea"][1]
+    Opportunity.objects.filter(pk=lost.pk).update(stage="Closed Lost", is_closed=True, is_won=False, lost_reason="")
+    client.force_login(org.leader)
+    page = client.get("/opportunities/?status=lost-no-reason").content.decode()
+    assert "Lost, no reason given" in page and lost.name in page and org.opportunities["rep_dach"][1].name not in page

@@ -127,7 +127,7 @@ def test_the_cli_trains_scores_and_exports_rules(org, tmp_path):
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["status"] == "too_little_data"
     out = CliRunner().invoke(app, ["deals", "score"])
-    assert out.exit_code == 0 and "Scored 6 open deals with the knowledge rules" in out.stdout
+    assert out.exit_code == 0 and "Scored 6 open deals with the knowledge rules" in out.output  # said on stderr; the list on stdout
     target = tmp_path / "rules.yaml"
     out = CliRunner().invoke(app, ["deals", "rules", "--export", str(target)])
     assert out.exit_code == 0 and "budget-small-change" in target.read_text()

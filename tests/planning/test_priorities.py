@@ -226,7 +226,7 @@ def run(*args):
 def test_cli_report_accounts_and_model_yaml(org, tmp_path: Path):
     out = run("report", "accounts", "--format", "json", "--as", "rep_amer")
     assert out.exit_code == 0, out.output
-    assert {r["account"] for r in json.loads(out.stdout)} == {"rep_amer account", "rep_emea account"}
+    assert {r["account"] for r in json.loads(out.stdout)["rows"]} == {"rep_amer account", "rep_emea account"}
     out = run("report", "accounts", "--format", "csv")
     assert out.exit_code == 0 and len(list(csv.DictReader(io.StringIO(out.stdout)))) == 3
     assert run("report", "accounts", "--as", "nobody").exit_code == 2

@@ -122,18 +122,20 @@ def _cell(value) -> str:
 
 def render_document(document, fmt: str, title: str = "") -> str:
     """A report document (report_document) as JSON; as CSV or a table, its rows."""
-    if fmt == "json":
-        return json.dumps(_plain_tree(document), indent=1)
+    if fmt == "json":  # one object with the rows in `rows`, like every list of the CLI (dealpilot.listing)
+        if isinstance(document, list):
+            document = {"report": title, "count": len(document), "rows": document}
+        return json.dumps(plain_tree(document), indent=1)
     if isinstance(document, dict):
         return render(document["rows"], fmt, title, columns=document.get("columns"))
     return render(document, fmt, title)
 
 
-def _plain_tree(value):
+def plain_tree(value):
     if isinstance(value, dict):
-        return {k: _plain_tree(v) for k, v in value.items()}
+        return {k: plain_tree(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain_tree(v) for v in value]
+        return [plain_tree(v) for v in value]
     return _plain(value)
 
 

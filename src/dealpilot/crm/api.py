@@ -232,7 +232,7 @@ class AccountFilters(Schema):
 class OpportunityFilters(Schema):
     q: SearchText = Field("", description="Part of the opportunity or account name, or the CRM id")
     stage: SearchText = ""
-    status: Literal["", "open", "won", "lost"] = ""
+    status: Literal["", "open", "won", "lost", "lost-no-reason"] = ""
     owner: RecordId | None = None
     account: RecordId | None = None
     close_from: Day | None = None
@@ -246,7 +246,7 @@ class ContactFilters(Schema):
 
 
 class ActivityFilters(Schema):
-    kind: Literal["", "call", "meeting", "email", "task"] = ""
+    kind: Literal["", "call", "meeting", "email", "task", "note"] = ""
     account: RecordId | None = None
     opportunity: RecordId | None = None
     owner: RecordId | None = None

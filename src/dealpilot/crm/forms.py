@@ -72,7 +72,8 @@ class OpportunityFilterForm(_FilterForm):
     q = forms.CharField(required=False, label="Search", max_length=SEARCH_MAX,
                         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Opportunity or account"}))
     stage = forms.ChoiceField(required=False)
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), ("open", "Open"), ("won", "Won"), ("lost", "Lost")])
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), ("open", "Open"), ("won", "Won"), ("lost", "Lost"),
+                                                             ("lost-no-reason", "Lost, no reason given")])
     owner = OwnerChoiceField(queryset=User.objects.none(), required=False, empty_label="Any owner")
     close_from = DayField(required=False, label="Closes from", widget=DATE)
     close_to = DayField(required=False, label="Closes by", widget=DATE)

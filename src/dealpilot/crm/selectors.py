@@ -140,6 +140,8 @@ def opportunity_list(
         qs = qs.filter(is_closed=True, is_won=True)
     elif status == "lost":
         qs = qs.filter(is_closed=True, is_won=False)
+    elif status == "lost-no-reason":  # data quality: the win/loss analysis cannot count them (lost_without_reason)
+        qs = qs.filter(is_closed=True, is_won=False, lost_reason="")
     if owner:
         qs = qs.filter(owner_id=owner)
     if account:

@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from dealpilot.listing import AsOption, FormatOption, ListFormat, emit, scope_user
+
 deals_app = typer.Typer(help="Deal intelligence: win model, scores, knowledge rules.", no_args_is_help=True)
 
 DatabaseUrl = Annotated[
@@ -49,18 +51,31 @@ def train(
 
 
 @deals_app.command("score")
-def score(database_url: DatabaseUrl = None) -> None:
-    """Score every open deal (win model, or knowledge rules when there is none) and store the scores."""
+def score(format: FormatOption = ListFormat.table, as_user: AsOption = None, database_url: DatabaseUrl = None) -> None:
+    """Score every open deal (win model, or knowledge rules when there is none), store the scores, and list
+    the open deals (of the --as person's scope) with their probability, reasons and vulnerabilities."""
     _setup(database_url)
     import time
 
     from dealpilot.deals.scoring import active_run, score_open_deals
+    from dealpilot.deals.selectors import open_deal_rows
 
+    user = scope_user(as_user)
     started = time.perf_counter()
     n = score_open_deals()
     run = active_run()
     method = f"win model run {run.pk}" if run else "knowledge rules (no win model trained)"
-    typer.echo(f"Scored {n} open deals with the {method} in {time.perf_counter() - started:.1f} s.")
+    typer.echo(f"Scored {n} open deals with the {method} in {time.perf_counter() - started:.1f} s.", err=True)
+    emit("deals", open_deal_rows(user, score_missing=False), format, as_user=as_user, method=method)
+
+
+@deals_app.command("list")
+def list_deals(format: FormatOption = ListFormat.table, as_user: AsOption = None, database_url: DatabaseUrl = None) -> None:
+    """The open deals with their stored probability, reasons and vulnerabilities (deals never scored are scored first)."""
+    _setup(database_url)
+    from dealpilot.deals.selectors import open_deal_rows
+
+    emit("deals", open_deal_rows(scope_user(as_user)), format, as_user=as_user)
 
 
 @deals_app.command("rules")

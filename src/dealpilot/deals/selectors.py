@@ -100,6 +100,35 @@ def stored_scores(user: User) -> QuerySet[WinScore]:
             .select_related("opportunity").order_by("-probability", "opportunity_id"))
 
 
+def open_deal_rows(user: User, *, score_missing: bool = True) -> list[dict]:
+    """Every open deal the caller may see with its win probability (the model's, else the knowledge rules'),
+    the reasons for and against, and its vulnerabilities: what each deal page shows, as rows (the CLI's
+    `deals list` / `deals score`). Deals never scored are scored first (and stored) unless told not to."""
+    deals = Opportunity.objects.visible_to(user).filter(is_closed=False)
+    if score_missing:
+        missing = list(deals.filter(win_score__isnull=True).values_list("id", flat=True))
+        if missing:
+            scoring.score_open_deals(missing)
+    scores = {s.opportunity_id: s for s in WinScore.objects.filter(opportunity__in=deals)}
+    ids = list(deals.values_list("id", flat=True))
+    vulnerabilities = signals_for(user, ids)
+    rows = []
+    for deal in deals.select_related("account", "owner").order_by("close_date", "id"):
+        score = scores.get(deal.pk)
+        rows.append({
+            "id": deal.pk, "name": str(deal), "account": deal.account.name if deal.account_id else "",
+            "owner": str(deal.owner) if deal.owner_id else "", "stage": deal.stage, "amount": deal.amount,
+            "currency": deal.currency, "close_date": deal.close_date,
+            "win_probability": round(score.probability * 100, 1) if score else None,
+            "rep_probability": deal.probability, "method": score.method if score else "",
+            "reasons_for": [r["text"] for r in score.reasons_up] if score else [],
+            "reasons_against": [r["text"] for r in score.reasons_down] if score else [],
+            "vulnerabilities": [v.title for v in vulnerabilities.get(deal.pk, [])],
+            "scored_at": score.scored_at if score else None,
+        })
+    return rows
+
+
 def model_runs(limit: int = 10) -> list[WinModelRun]:
     return list(WinModelRun.objects.select_related("requested_by")[:limit])
 
