@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from dealpilot.concurrency import StaleWrite
 from dealpilot.history.diffs import history_context
-from dealpilot.validation import parse_id
+from dealpilot.validation import id_or_none
 
 from . import activities, records, selectors, services
 from .forms import (
@@ -76,7 +76,7 @@ def _refused(form, exc: Exception) -> None:
 @login_required
 def account_create(request):
     _recorder(request)
-    form = AccountForm(request.POST or None, user=request.user, initial={"parent": parse_id(request.GET.get("parent"))})
+    form = AccountForm(request.POST or None, user=request.user, initial={"parent": id_or_none(request.GET.get("parent"))})
     if request.method == "POST" and form.is_valid():
         try:
             account = records.create_account(request.user, allow_duplicate=form.cleaned_data["allow_duplicate"],
@@ -138,7 +138,7 @@ def contact_detail(request, pk: int):
 def contact_create(request):
     _recorder(request)
     source = request.POST or request.GET
-    account_id, opportunity_id = parse_id(source.get("account")), parse_id(source.get("opportunity"))
+    account_id, opportunity_id = id_or_none(source.get("account")), id_or_none(source.get("opportunity"))
     if account_id is None and opportunity_id is not None:
         account_id = Opportunity.objects.visible_to(request.user).filter(pk=opportunity_id).values_list("account_id", flat=True).first()
     account = get_object_or_404(Account.objects.visible_to(request.user), pk=account_id) if account_id else None
@@ -201,7 +201,7 @@ def opportunity_create(request):
     _recorder(request)
     source = request.POST or request.GET
     account = None
-    if account_id := parse_id(source.get("account")):
+    if account_id := id_or_none(source.get("account")):
         account = get_object_or_404(Account.objects.visible_to(request.user), pk=account_id)
     form = OpportunityCreateForm(request.POST or None, user=request.user,
                                  initial={"account": account.pk if account else None, "stage": records.first_open_stage()})
@@ -257,7 +257,7 @@ def line_item_add(request, pk: int):
     if not form.is_valid() or form.item() is None:
         messages.error(request, _form_problem(form) or "Choose a product.")
         return redirect(reverse("crm:opportunity_detail", args=[pk]) + "#line-items")
-    version = parse_id(request.POST.get("version"))
+    version = id_or_none(request.POST.get("version"))
     return _opportunity_action(request, pk, lambda: records.add_line_item(request.user, pk, expected_version=version, **form.item()),
                                "Added the line item.")
 
@@ -319,7 +319,7 @@ def _about_url(values: dict) -> str:
 def activity_log(request):
     """The log form of the deal, account and contact pages (two clicks: a kind, Log)."""
     _recorder(request)
-    contact_ids = [parse_id(v) for v in request.POST.getlist("contacts")]
+    contact_ids = [id_or_none(v) for v in request.POST.getlist("contacts")]
     contacts = Contact.objects.visible_to(request.user).filter(pk__in=[c for c in contact_ids if c])
     form = ActivityLogForm(request.POST, contacts=contacts)
     fallback = reverse("web:home")
