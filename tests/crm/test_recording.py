@@ -333,3 +333,18 @@ def test_the_api_answers_404_for_deals_out_of_reach_and_403_for_enablement(org):
     assert rep.post("/api/crm/activities", {"kind": "call", "opportunity_id": other.pk},
                     content_type="application/json").status_code == 404
     assert client_for(org.enablement).post("/api/crm/accounts", {"name": "E"}, content_type="application/json").status_code == 403
+
+
+def test_a_logged_activity_is_corrected_on_its_page(org):
+    activity = org.activities["rep_dach"]
+    rep = client_for(org.rep_dach)
+    assert rep.get(f"/activities/{activity.pk}/edit/").status_code == 200
+    saved = rep.post(f"/activities/{activity.pk}/edit/", {"kind": "meeting", "activity_date": activity.activity_date.isoformat(),
+                                                          "subject": "Discovery meeting", "outcome": "Next step agreed",
+                                                          "contacts": [org.contacts["rep_dach"].pk], "version": 1})
+    assert saved.status_code == 302
+    activity.refresh_from_db()
+    assert (activity.kind, activity.outcome, activity.version) == ("meeting", "Next step agreed", 2)
+    assert rep.post(f"/activities/{activity.pk}/edit/", {"kind": "call", "activity_date": activity.activity_date.isoformat(),
+                                                         "version": 1}).status_code == 409
+    assert client_for(org.rep_amer).get(f"/activities/{activity.pk}/edit/").status_code == 404

@@ -335,3 +335,25 @@ class QuickCloseForm(forms.Form):
         keep = ("amount", "close_date") if outcome == "won" else ("lost_reason", "competitor", "close_comment", "close_date")
         arguments.update({k: data[k] for k in keep if data.get(k) not in (None, "")})
         return arguments
+
+
+class ActivityEditForm(forms.Form):
+    """Correct a logged activity: what happened, with whom, how it went."""
+
+    kind = forms.ChoiceField(choices=ACTIVITY_KINDS + [(ActivityKind.TASK.value, ActivityKind.TASK.label)])
+    activity_date = DayField(widget=DATE, label="Day")
+    subject = forms.CharField(required=False, max_length=LINE_MAX)
+    contacts = forms.MultipleChoiceField(required=False, label="With", widget=forms.CheckboxSelectMultiple)
+    outcome = forms.CharField(required=False, max_length=LINE_MAX, widget=forms.TextInput(attrs={"list": "activity-outcomes"}))
+    direction = forms.ChoiceField(required=False, choices=Direction.choices)
+    notes = forms.CharField(required=False, max_length=NOTE_MAX, widget=forms.Textarea(attrs={"rows": 4}))
+    version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    outcomes = ACTIVITY_OUTCOMES
+
+    def __init__(self, *args, contacts=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["contacts"].choices = [(str(c.pk), str(c) + (f" · {c.title}" if c.title else "")) for c in contacts]
+
+    def service_arguments(self) -> dict:
+        data = dict(self.cleaned_data)
+        return {"expected_version": data.pop("version"), "contact_ids": [int(pk) for pk in data.pop("contacts") or []], **data}

@@ -23,6 +23,7 @@ from dealpilot.validation import id_or_none
 from . import activities, records, selectors, services
 from .forms import (
     AccountForm,
+    ActivityEditForm,
     ActivityLogForm,
     ContactForm,
     ContactRoleForm,
@@ -33,7 +34,7 @@ from .forms import (
     OpportunityCreateForm,
     QuickCloseForm,
 )
-from .models import Account, Contact, Opportunity
+from .models import Account, Activity, Contact, Opportunity
 
 STALE = "Someone changed this {label} while you were editing: your change was not saved; here is the current version. Apply it again."
 STALE_KEPT = ("Someone changed this {label} while you were editing (now version {version}): your change was not saved. "
@@ -336,6 +337,36 @@ def activity_log(request):
         return redirect(_back(request, fallback))
     messages.success(request, f"Logged: {activity.subject}." + (f" Next step “{step}” due {step.due_date:%-d %b}." if step else ""))
     return redirect(_back(request, _about_url(values)))
+
+
+@login_required
+def activity_edit(request, pk: int):
+    """Correct a logged activity (its own page: reached from the timelines' Edit link)."""
+    activity = get_object_or_404(Activity.objects.visible_to(request.user).select_related("account", "opportunity"), pk=pk)
+    _recorder(request)
+    account = activity.account or (activity.opportunity.account if activity.opportunity_id else None)
+    contacts = list(Contact.objects.visible_to(request.user).filter(account=account).order_by("last_name")[:60]) if account else []
+    initial = {**{f: getattr(activity, f) for f in ("kind", "activity_date", "subject", "outcome", "direction", "notes")},
+               "contacts": [str(pk) for pk in activity.contacts.values_list("pk", flat=True)] or
+                           ([str(activity.contact_id)] if activity.contact_id else []), "version": activity.version}
+    form = ActivityEditForm(request.POST or None, initial=initial, contacts=contacts)
+    back = _about_url({"opportunity_id": activity.opportunity_id, "account_id": activity.account_id})
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            activities.update_activity(request.user, pk, **form.service_arguments())
+        except services.NotVisible:
+            raise Http404("No such activity") from None
+        except StaleWrite as exc:
+            status = 409
+            form.add_error(None, STALE_KEPT.format(label="activity", version=exc.current_version))
+        except (services.NotAllowed, ValueError) as exc:
+            _refused(form, exc)
+        else:
+            messages.success(request, "Saved the activity.")
+            return redirect(_back(request, back))
+    return render(request, "crm/activity_form.html", {"form": form, "activity": activity, "cancel": back},
+                  status=status if status != 200 else (400 if form.errors else 200))
 
 
 @login_required

@@ -22,6 +22,7 @@ urlpatterns = [
     path("opportunities/<int:pk>/contact-roles/", record_views.contact_role_set, name="contact_role_set"),
     path("opportunities/<int:pk>/contact-roles/<int:role_id>/remove/", record_views.contact_role_remove, name="contact_role_remove"),
     path("activities/log/", record_views.activity_log, name="activity_log"),
+    path("activities/<int:pk>/edit/", record_views.activity_edit, name="activity_edit"),
     path("next-steps/", record_views.next_step_list, name="next_steps"),
     path("next-steps/new/", record_views.next_step_create, name="next_step_create"),
     path("next-steps/<int:pk>/", record_views.next_step_change, name="next_step_change"),
