@@ -253,3 +253,18 @@ def test_the_exports_hold_the_steps_and_nothing_internal(client, org, deal):
     everything = json.dumps([[str(c.value) for c in row] for sheet in book for row in sheet.iter_rows()])
     assert "SECRET" not in everything and "list price" not in everything and "50000" not in everything
     assert client.get(reverse("deals:mutual_plan_export", args=[deal.pk, "doc"])).status_code == 404
+
+
+def test_the_demo_gets_mutual_plans_once(org):
+    from dealpilot.deals.demo import seed_mutual_plans
+    from tests.factories import make_opportunity
+
+    deals = [make_opportunity(org.rep_emea, org.accounts["rep_emea"], stage="Negotiation/Review", amount=90000 + i,
+                              close_date=TODAY + timedelta(days=20 + i)) for i in range(6)]
+    assert seed_mutual_plans(limit=5) == 5
+    assert seed_mutual_plans(limit=5) == 0  # once
+    views = [mutual_plan_of(d) for d in deals if MutualPlan.objects.filter(opportunity=d).exists()]
+    assert len(views) == 5 and all(len(v.steps) == 7 for v in views)
+    assert all(v.steps[0].step.seller == org.rep_emea and v.steps[2].step.buyer == org.contacts["rep_emea"] for v in views)
+    assert all(v.end_moved_days in (0, 10) for v in views)  # some plans slipped 10 days (seeded by the deal ids)
+    assert all(s.moved_days == 0 or s.step.position >= 5 for v in views for s in v.steps)
