@@ -2,7 +2,6 @@
 criteria, sees what is open, gives a reason (kept on the deal), and adds a step to the deal's
 mutual action plan; the sales leader reads the stages page. No JavaScript errors on any page."""
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -11,7 +10,8 @@ from django.utils import timezone
 from dealpilot.crm.models import Opportunity
 from dealpilot.deals.models import MutualPlanStep, StageOverride
 from tests.browser import chromium_page
-from tests.factories import PASSWORD, build_showcase_org
+from tests.deals.test_browser import log_in
+from tests.factories import build_showcase_org
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,14 +28,6 @@ def showcase(transactional_db):
 def page(showcase, live_server, monkeypatch):
     with chromium_page(monkeypatch, timeout_ms=20_000, allow_4xx_pages=True) as page:  # the refused move is a 400
         yield page
-
-
-def log_in(page, live_server, username):
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/opportunities/$"))
 
 
 def test_a_rep_moves_a_deal_on_with_a_reason_and_adds_a_mutual_plan_step(page, live_server, showcase, tmp_path):

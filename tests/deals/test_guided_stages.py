@@ -8,6 +8,8 @@ import json
 import pytest
 import yaml
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from django.utils import timezone
 
 from dealpilot.concurrency import StaleWrite
@@ -318,6 +320,7 @@ def test_the_leader_edits_a_stage_on_the_page_and_ticks_survive_a_rename(client,
     assert CriterionCheck.objects.filter(criterion=notes, opportunity=deal).exists()  # renamed, still ticked
     bad = client.post(reverse("deals:stages"), {**form, f"{p}-2-question": "org_change"})
     assert bad.status_code == 400 and "which answers of org_change" in bad.content.decode()
+    assert '<option value="org_change" selected>' in bad.content.decode()  # the form as sent, to correct
     # add, move and delete stages
     assert client.post(reverse("deals:stages"), {"op": "add", "name": "Lead", "after": "0"}).status_code == 302
     assert list(SalesStage.objects.values_list("name", flat=True)) == ["Lead", "Qualification", "Needs Analysis"]
@@ -331,3 +334,22 @@ def test_the_leader_edits_a_stage_on_the_page_and_ticks_survive_a_rename(client,
     client.force_login(org.rep_emea)
     html = client.get(reverse("deals:stages")).content.decode()
     assert "Discovery notes shared" in html and "ticked by hand on the deal" in html and 'data-testid="stage-form"' not in html
+
+
+# Any stages a person could paste: scalars of every kind, lists and mappings under the real key names.
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12))
+_keys = st.sampled_from(["name", "enforce", "exit_criteria", "label", "question", "answers"]) | st.text(max_size=6)
+_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4),
+                       max_leaves=25)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(stages=_values)
+def test_any_stages_are_parsed_or_refused_with_a_reason(stages):
+    questions = {"budget_confirmed": ["yes", "no"], "org_change": ["small", "medium", "large"]}
+    try:
+        parsed = guided.parse_stages(stages, questions)
+    except guided.ConfigError as exc:
+        assert str(exc)
+    else:
+        assert all(set(s) == {"name", "enforce", "exit_criteria"} for s in parsed)

@@ -60,11 +60,7 @@ def parse_stages(value: Any, questions: dict[str, list[str]]) -> list[dict]:
         raise ConfigError(f"stages: at most {MAX_STAGES}")
     for i, raw in enumerate(items):
         where = f"stages[{i}]"
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{where}: must be a mapping with a name")
-        unknown = {str(k) for k in raw} - STAGE_KEYS
-        if unknown:
-            raise ConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(STAGE_KEYS))})")
+        _mapping(raw, where, STAGE_KEYS, "a mapping with a name")
         name = _text(raw.get("name"), f"{where}.name", max_length=STAGE_MAX)
         if stage_key(name) in names:
             raise ConfigError(f"{where}.name: {name} appears twice (names are matched without case)")
@@ -82,14 +78,18 @@ def parse_stages(value: Any, questions: dict[str, list[str]]) -> list[dict]:
     return stages
 
 
+def _mapping(raw: Any, where: str, known: set[str], what: str) -> None:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: {what}")
+    unknown = {str(k) for k in raw} - known  # YAML keys may be null or numbers
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+
+
 def _parse_criterion(raw: Any, where: str, questions: dict[str, list[str]], labels: set) -> dict:
     if isinstance(raw, str):
         raw = {"label": raw}  # a bare label: ticked by hand
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: a label, or a mapping with a label (and a question)")
-    unknown = {str(k) for k in raw} - CRITERION_KEYS
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(CRITERION_KEYS))})")
+    _mapping(raw, where, CRITERION_KEYS, "a label, or a mapping with a label (and a question)")
     label = _text(raw.get("label"), f"{where}.label", max_length=LINE_MAX)
     if label.casefold() in labels:
         raise ConfigError(f"{where}.label: {label} appears twice in the stage")

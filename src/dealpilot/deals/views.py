@@ -367,12 +367,13 @@ def stages(request):
     (a stage at a time, add, move, delete), others get 403."""
     from .guided import replace_stages, stage_documents
 
-    ensure_defaults()
+    if request.method == "POST" and not can_run_imports(request.user):
+        raise PermissionDenied("Sales leaders and administrators edit the stages.")
+    ensure_defaults()  # the questions a criterion may name
     if request.method == "GET":
         return _stages_page(request)
-    if not can_run_imports(request.user):
-        raise PermissionDenied("Sales leaders and administrators edit the stages.")
     documents = stage_documents()
+    bound: dict = {}  # the stage form sent, shown again with the reason when it is refused
     op, post = request.POST.get("op"), request.POST
     index = {str(d["id"]): i for i, d in enumerate(documents)}
     i = index.get(post.get("stage", ""))
@@ -384,8 +385,9 @@ def stages(request):
         stage_form = StageForm(post, prefix=f"s{stage_id}")
         old_criteria = documents[i]["exit_criteria"]
         formset = CriterionFormSet(post, initial=_criteria_initial(documents[i]), prefix=f"c{stage_id}")
+        bound = {stage_id: (stage_form, formset)}
         if not (stage_form.is_valid() and formset.is_valid()):
-            return _stages_page(request, forms_by_stage={stage_id: (stage_form, formset)}, status=400)
+            return _stages_page(request, forms_by_stage=bound, status=400)
         criteria = []
         for form in formset.ordered_forms:
             if (c := form.criterion()) is not None:
@@ -416,7 +418,7 @@ def stages(request):
         replace_stages(documents, user=request.user)
     except ConfigError as exc:
         messages.error(request, f"Not saved: {exc}")
-        return _stages_page(request, status=400)
+        return _stages_page(request, forms_by_stage=bound, status=400)
     messages.success(request, done)
     return redirect("deals:stages")
 
