@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from dealpilot.validation import CODE_MAX, COMMENT_MAX, LINE_MAX, STAGE_MAX, text_problem
@@ -122,12 +122,19 @@ def _parse_criterion(raw: Any, where: str, questions: dict[str, list[str]], labe
     return {"label": label, "question": key, "answers": answers}
 
 
-@transaction.atomic
 def save_stages(stages: list[dict], *, user=None) -> int:
     """Replace the configuration with `stages` (parsed by `parse_stages`), all or nothing. A stage
     is kept (with its criteria's ticks) when its name stays, a criterion when its label stays in its
     stage; the stages page also names rows by `id`, so a rename keeps them. A stage that changed
     records who saved it. Returns the number of stages."""
+    try:
+        with transaction.atomic():
+            return _save_stages(stages, user)
+    except IntegrityError:  # two names the database's lower() makes one, where Python's casefold() did not
+        raise ConfigError("stages: two names are the same without case") from None
+
+
+def _save_stages(stages: list[dict], user) -> int:
     existing = list(SalesStage.objects.prefetch_related("criteria"))
     by_id, by_name = {s.pk: s for s in existing}, {stage_key(s.name): s for s in existing}
     targets = [by_id.get(spec.get("id")) or by_name.get(stage_key(spec["name"])) for spec in stages]
@@ -188,10 +195,17 @@ def replace_stages(stages: list[dict], *, user=None) -> int:
     return save_stages(_with_ids(stages, parse_stages(_without_ids(stages), allowed_answers())), user=user)
 
 
-def _without_ids(stages: list[dict]) -> list[dict]:
-    return [{**{k: v for k, v in s.items() if k != "id"},
-             "exit_criteria": [{k: v for k, v in c.items() if k != "id"} if isinstance(c, dict) else c
-                               for c in s.get("exit_criteria") or []]} if isinstance(s, dict) else s for s in stages]
+def _without_ids(stages: list) -> list:
+    def strip(item):
+        return {k: v for k, v in item.items() if k != "id"} if isinstance(item, dict) else item
+
+    out = []
+    for stage in stages:
+        stage = strip(stage)
+        if isinstance(stage, dict) and isinstance(stage.get("exit_criteria"), list):
+            stage["exit_criteria"] = [strip(c) for c in stage["exit_criteria"]]
+        out.append(stage)
+    return out
 
 
 def _with_ids(raw: list[dict], parsed: list[dict]) -> list[dict]:

@@ -406,10 +406,9 @@ def stages(request):
         documents.insert(place, {"name": add_form.cleaned_data["name"], "enforce": False, "exit_criteria": []})
         done = f"Added {add_form.cleaned_data['name']}."
     elif op == "move":
-        j = i + (-1 if post.get("direction") == "up" else 1)
-        done = f"Moved {documents[i]['name']} {'up' if j < i else 'down'}."
-        if 0 <= j < len(documents):
-            documents[i], documents[j] = documents[j], documents[i]
+        j = min(max(i + (-1 if post.get("direction") == "up" else 1), 0), len(documents) - 1)
+        done = f"Moved {documents[i]['name']} {'up' if j < i else 'down'}." if j != i else f"{documents[i]['name']} stays where it is."
+        documents[i], documents[j] = documents[j], documents[i]
     elif op == "delete":
         done = f"Deleted {documents.pop(i)['name']} (and its ticks on deals)."
     else:
@@ -491,7 +490,7 @@ def mutual_plan_export(request, pk: int, fmt: str):
     opportunity = _deal_or_404(request, pk)
     view = selectors.mutual_plan_of(opportunity)
     name = opportunity.account.name if opportunity.account else str(opportunity)
-    slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")[:60] or "deal"
+    slug = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in name.lower()).strip("-")[:60] or "deal"
     if fmt == "pdf":
         response = HttpResponse(plan_pdf(view), content_type="application/pdf")
     else:
