@@ -353,3 +353,13 @@ def test_any_stages_are_parsed_or_refused_with_a_reason(stages):
         assert str(exc)
     else:
         assert all(set(s) == {"name", "enforce", "exit_criteria"} for s in parsed)
+
+
+def test_answering_qualification_with_htmx_sends_the_checklist_along(client, org, deal):
+    client.force_login(org.rep_emea)
+    url = reverse("deals:qualification", args=[deal.pk])
+    html = client.post(url, {"budget_confirmed": "yes"}, HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="deal-intelligence"' in html and 'id="stage-checklist"' in html and 'hx-swap-oob="true"' in html
+    assert "1 of 3 met" in html
+    Opportunity.objects.filter(pk=deal.pk).update(stage="Closed Lost", is_closed=True)  # no checklist on a closed deal
+    assert "stage-checklist" not in client.post(url, {"budget_confirmed": "no"}, HTTP_HX_REQUEST="true").content.decode()

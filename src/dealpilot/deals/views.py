@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -63,7 +64,13 @@ def qualification(request, pk: int):
         score_open_deals([opportunity.pk])
     if is_partial(request):
         context = {"panel": selectors.deal_panel(request.user, opportunity), "error": error}
-        return render(request, "deals/_panel.html", context, status=400 if error else 200)
+        response = render(request, "deals/_panel.html", context, status=400 if error else 200)
+        if not error and not opportunity.is_closed:  # the stage's checklist follows the answers (swapped out of band)
+            from .templatetags.deals import stage_checklist
+
+            checklist = stage_checklist({"request": request}, opportunity)
+            response.content += render_to_string("deals/_stage_checklist.html", {**checklist, "oob": True}, request).encode()
+        return response
     if error:
         messages.error(request, error)
         return redirect(reverse("crm:opportunity_detail", args=[pk]))
