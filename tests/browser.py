@@ -4,6 +4,7 @@ test if any page logged a JavaScript error."""
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,8 +16,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
+# chromium logs a page answered 4xx (a form sent back with its errors) as a console error
+HTTP_4XX = re.compile(r"^Failed to load resource: the server responded with a status of 4\d\d ")
+
+
 @contextmanager
-def chromium_page(monkeypatch, *, timeout_ms: int = 15_000, navigation_timeout_ms: int | None = None, **context_options):
+def chromium_page(monkeypatch, *, timeout_ms: int = 15_000, navigation_timeout_ms: int | None = None,
+                  allow_4xx_pages: bool = False, **context_options):
+    """`allow_4xx_pages`: a test that submits a form the server refuses (400, 409) expects that answer."""
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     # Playwright's sync API keeps an event loop in this thread; the ORM work is done before it starts
@@ -34,7 +41,8 @@ def chromium_page(monkeypatch, *, timeout_ms: int = 15_000, navigation_timeout_m
             page.set_default_navigation_timeout(navigation_timeout_ms)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and not (
+            allow_4xx_pages and HTTP_4XX.match(msg.text)) else None)
         try:
             yield page
         finally:

@@ -66,7 +66,7 @@ SEGMENT_KINDS = {
     "deals": "opportunity", "people": "contact", "units": "plan_scope", "objectives": "objective",
     "strategies": "strategy", "actions": "action", "research": "research", "objective": "objective",
     "strategy": "strategy", "action": "action", "influences": "influence", "leads": "lead",
-    "call-plans": "call_plan", "modules": "module", "knowledge": "knowledge", "teams": "team",
+    "call-plans": "call_plan", "plan-steps": "plan_step", "modules": "module", "knowledge": "knowledge", "teams": "team",
     "meetings": "meeting", "imports": "import_run", "tokens": "api_token",
     "users": "user",  # a person whose forecast is read or called (forecast/users/{user_id})
     # the recycle bin's /{kind}/{id}: its kinds
@@ -173,12 +173,14 @@ def build_world() -> World:
         line_item = crm_records.add_line_item(rep, opportunity.pk, product_id=product.pk, unit_price=10)
         contact_role = crm_records.set_contact_role(rep, opportunity.pk, contact_id=champion.pk, role="champion")
         deal_services.save_business_case(opportunity, {"investment": 1000, "period": "quarter", "benefits": [500, 900]}, user=rep)
+        plan_step = deal_services.add_plan_step(rep, opportunity, {"title": "Security review", "due_date": timezone.localdate()})
         entry = content_services.save_knowledge(rep, kind="best_practice", title=f"{name} lesson", body="Call high, early.")
         for kind, pk in (("account", account.pk), ("contact", champion.pk), ("opportunity", opportunity.pk), ("plan", plan.pk),
                          ("activity", activity.pk), ("plan_scope", scope.pk), ("objective", objective.pk),
                          ("strategy", strategy.pk), ("action", action.pk), ("research", note.pk),
                          ("influence", influence.pk), ("lead", lead.pk), ("call_plan", call_plan.pk),
-                         ("next_step", next_step.pk), ("line_item", line_item.pk), ("contact_role", contact_role.pk)):
+                         ("next_step", next_step.pk), ("line_item", line_item.pk), ("contact_role", contact_role.pk),
+                         ("plan_step", plan_step.pk)):
             world.add(kind, home, pk)
         world.add("knowledge", f"knowledge:{name}", entry.pk)
         world.add("user", home, rep.pk)  # a person's forecast: theirs, their managers', leaders' and admins'
@@ -211,9 +213,11 @@ def build_world() -> World:
     deleted_deal = make_opportunity(org.rep_emea, org.accounts["rep_emea"], name="deleted deal", stage="Proposal")
     deleted_call = deal_services.save_call_plan(deleted_deal, {"call_date": timezone.localdate(), "objective": "Demo",
                                                                "our_outcomes": "A date"}, user=org.rep_emea)
+    deleted_step = deal_services.add_plan_step(org.rep_emea, deleted_deal, {"title": "Demo", "due_date": timezone.localdate()})
     move_to_bin(org.rep_emea, "opportunity", deleted_deal.pk)
     world.add("opportunity", "deleted:rep_emea", deleted_deal.pk)
     world.add("call_plan", "deleted:rep_emea", deleted_call.pk)
+    world.add("plan_step", "deleted:rep_emea", deleted_step.pk)
     module = content_services.save_module(org.enablement, fields={"title": "A retired playbook", "kind": "playbook",
                                                                   "status": "published", "body": "Old."}, tags={})
     move_to_bin(org.enablement, "content", module.pk)

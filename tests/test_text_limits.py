@@ -211,6 +211,7 @@ def _bound_form(cls, data: dict, org):
         "PriorityFilterForm": lambda: cls(data, user=org.leader),
         "OpportunityEditForm": lambda: cls(data, user=org.leader, opportunity=deal),
         "CallPlanForm": lambda: cls(data, opportunity=deal), "KnowledgeForm": lambda: cls(data, user=org.leader),
+        "MutualStepForm": lambda: cls(data, user=org.rep_emea, opportunity=deal),
         "MeetingForm": lambda: cls(data), "CoachingForm": lambda: cls(data, reps=[org.rep_emea],
                                                                       deals=Opportunity.objects.all()),
         "LibraryFilterForm": lambda: cls(data, show_status=True),

@@ -44,7 +44,8 @@ def test_the_api_answers_a_malformed_document_with_a_400_and_keeps_the_rules(org
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20))
 values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10) | st.integers(), inner,
                                                                                              max_size=4), max_leaves=20)
-sections = st.sampled_from(["questions", "rules", "settings", "key", "when", "weight", "choices", "kind"])
+sections = st.sampled_from(["questions", "rules", "settings", "stages", "key", "when", "weight", "choices", "kind", "name",
+                            "enforce", "exit_criteria", "label", "question", "answers"])
 documents = st.dictionaries(sections | st.text(max_size=8), values, max_size=4)
 
 
@@ -56,4 +57,4 @@ def test_any_yaml_is_parsed_or_refused_with_a_reason(doc):
     except ConfigError as exc:
         assert str(exc)
     else:
-        assert set(parsed) == {"questions", "rules", "settings"}
+        assert set(parsed) == {"questions", "rules", "settings", "stages"}

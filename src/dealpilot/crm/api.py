@@ -16,7 +16,7 @@ from dealpilot.api_types import Day, Description, Money, RecordId, SearchText
 from dealpilot.concurrency import Conflict, etag, if_match
 from dealpilot.history.schemas import HistoryOut, history_out
 from dealpilot.pagination import Pages as PageNumberPagination  # the page number bounded
-from dealpilot.validation import CODE_MAX, LINE_MAX, NOTE_MAX, STAGE_MAX
+from dealpilot.validation import CODE_MAX, COMMENT_MAX, LINE_MAX, NOTE_MAX, STAGE_MAX
 from dealpilot.recycle_bin.api import BinEntryOut, deleted_answer
 
 from . import selectors, services
@@ -332,6 +332,10 @@ class OpportunityPatchIn(Schema):
     close_comment: str | None = Field(None, max_length=NOTE_MAX, description="Closing as lost: what decided it")
     description: Description | None = None
     owner_id: RecordId | None = Field(None, description="Managers (within their team), sales leaders and administrators only")
+    stage_reason: str | None = Field(None, max_length=COMMENT_MAX, description=(
+        "Moving forward with exit criteria of the stage left (or skipped) still open: why; recorded on the deal "
+        "(GET /api/deals/opportunities/{id}/exit-criteria). Without it such a move is a 400 listing what is open; "
+        "a stage the sales leader enforces refuses it anyway"))
 
 
 class Problem(Schema):

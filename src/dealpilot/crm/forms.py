@@ -8,7 +8,7 @@ from decimal import Decimal
 from django import forms
 from django.forms import formset_factory
 
-from dealpilot.validation import CODE_MAX, DESCRIPTION_MAX, LINE_MAX, NOTE_MAX, SEARCH_MAX, STAGE_MAX, DayField, IdField
+from dealpilot.validation import CODE_MAX, COMMENT_MAX, DESCRIPTION_MAX, LINE_MAX, NOTE_MAX, SEARCH_MAX, STAGE_MAX, DayField, IdField
 
 from . import selectors
 from .models import ACTIVITY_OUTCOMES, SAFE_DECIMAL_DIGITS, ActivityKind, ContactRole, Direction, Source, User
@@ -109,6 +109,9 @@ class OpportunityEditForm(forms.Form):
     close_comment = forms.CharField(required=False, max_length=NOTE_MAX, label="Why it closed",
                                     widget=forms.Textarea(attrs={"rows": 2}), help_text="Closing as lost: what decided it")
     description = forms.CharField(required=False, max_length=DESCRIPTION_MAX, widget=forms.Textarea(attrs={"rows": 3}))
+    stage_reason = forms.CharField(required=False, max_length=COMMENT_MAX, label="Reason to move on with exit criteria open",
+                                   widget=forms.Textarea(attrs={"rows": 2}),
+                                   help_text="Moving forward with exit criteria of the stage still open: why (kept on the deal)")
     owner = OwnerChoiceField(queryset=User.objects.none(), required=False, empty_label="(keep the owner)")
     version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 

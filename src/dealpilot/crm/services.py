@@ -203,10 +203,11 @@ def _clean_opportunity_changes(changes: dict) -> dict:
 
 
 def update_opportunity(user: User, opportunity_id: int, *, expected_version: int | None, owner_id: int | None = None,
-                       **changes) -> Opportunity:
+                       stage_reason: str = "", **changes) -> Opportunity:
     """Change an opportunity's sales fields (and owner, for those who may reassign), only if it is
     still at `expected_version` (None: last write wins). A stage change is recorded in the stage
-    history (changed by `user`) and sets is_closed/is_won as the stage means. Raises NotVisible
+    history (changed by `user`) and sets is_closed/is_won as the stage means; moving forward past
+    open exit criteria needs `stage_reason` (deals.guided.check_stage_move). Raises NotVisible
     (404), NotAllowed (403), ValueError (400) or StaleWrite (409); nothing is written then."""
     opportunity = editable_opportunity(user, opportunity_id)
     fields = _clean_opportunity_changes(changes)
@@ -226,6 +227,10 @@ def update_opportunity(user: User, opportunity_id: int, *, expected_version: int
             fields["is_closed"], fields["is_won"] = stage_outcome(fields["stage"])
             if fields["is_closed"]:
                 check_close(opportunity, fields)
+            from dealpilot.deals.guided import check_stage_move  # the leader's exit criteria (guided selling)
+
+            check_stage_move(user, opportunity, from_stage=before["stage"], to_stage=fields["stage"],
+                             is_closed=fields["is_closed"], is_won=fields["is_won"], reason=stage_reason)
         save_if_current(opportunity, expected_version, label="opportunity", **fields)
         if stage_changed:
             StageHistory.objects.create(opportunity=opportunity, stage=opportunity.stage, amount=opportunity.amount,

@@ -1,7 +1,9 @@
 """The Deal intelligence API: a ninja router mounted at /api/deals/ (see dealpilot/api.py).
 
 A deal the caller may not see is a 404, like one that does not exist. Editing the rules and
-training the model are for sales leaders and administrators (others get 404 too)."""
+training the model are for sales leaders and administrators (others get 404 too). Guided selling:
+the stages' exit criteria are edited by sales leaders (others 403); a deal's checklist ticks and
+mutual plan by whoever may edit the deal (a read-only role gets 403)."""
 
 from __future__ import annotations
 
@@ -10,17 +12,20 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from django.db import transaction
+from django.http import HttpResponse
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import paginate
+from pydantic import ConfigDict
 
-from dealpilot.api_types import Code, Day, Line, Money, Note, RecordId
+from dealpilot.api_types import Code, Day, Line, Money, Name, Note, RecordId
+from dealpilot.concurrency import Conflict, etag, if_match
 from dealpilot.pagination import Pages as PageNumberPagination  # the page number bounded
-from dealpilot.validation import COMMENT_MAX, LINE_MAX, NOTE_MAX, YAML_MAX
+from dealpilot.validation import COMMENT_MAX, LINE_MAX, NOTE_MAX, STAGE_MAX, YAML_MAX
 
 from dealpilot.web.access import can_run_imports
 
-from . import selectors, services
+from . import guided, selectors, services
 from .knowledge import ConfigError, export_config, load_config
 from .scoring import active_run, score_open_deals
 from .tasks import request_training
@@ -427,3 +432,279 @@ def put_business_case(request, pk: int, payload: BusinessCaseIn):
     data["benefits"] = [b.quantize(Decimal("0.01")) for b in payload.benefits]
     data["leading_indicators"] = "\n".join(i.strip().replace("\n", " ") for i in payload.leading_indicators if i.strip())
     return _case_out(_validated(services.save_business_case, opportunity, data, user=request.user))
+
+
+# ---- guided selling: the stages' exit criteria ---------------------------------------------------------
+
+
+class Problem(Schema):
+    detail: str
+
+
+def _may_edit(request):
+    """A deal the caller sees but whose role only reads (403, after the 404 of visibility)."""
+    if not selectors.may_edit(request.user):
+        raise HttpError(403, "Your role reads deals; it does not change them.")
+
+
+class ExitCriterionIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is refused, not ignored
+
+    label: str = Field(min_length=1, max_length=LINE_MAX)
+    question: Code = Field("", description="A qualification question key whose answer checks it; empty: ticked by hand on the deal")
+    answers: list[Code] = Field(default_factory=list, max_length=guided.MAX_ANSWERS,
+                                description="The answers that meet it (empty: yes, for a yes/no question)")
+
+
+class ExitStageIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is refused, not ignored
+
+    name: str = Field(min_length=1, max_length=STAGE_MAX, description="As the CRM names it (matched without case)")
+    enforce: bool = Field(False, description="Refuse a move past open criteria instead of asking for a reason")
+    exit_criteria: list[ExitCriterionIn] = Field(default_factory=list, max_length=guided.MAX_CRITERIA)
+
+
+class ExitStagesIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is refused, not ignored
+
+    stages: list[ExitStageIn] = Field(max_length=guided.MAX_STAGES, description="The sales process in order")
+
+
+class ExitCriterionOut(Schema):
+    id: int
+    label: str
+    question: str
+    answers: list[str]
+
+
+class ExitStageOut(Schema):
+    id: int
+    position: int
+    name: str
+    enforce: bool
+    exit_criteria: list[ExitCriterionOut]
+
+
+class ExitStagesOut(Schema):
+    stages: list[ExitStageOut]
+
+
+def _stages_out() -> dict:
+    return {"stages": [{**d, "position": i} for i, d in enumerate(guided.stage_documents(), start=1)]}
+
+
+@router.get("/stages", response=ExitStagesOut)
+def exit_stages(request):
+    """The stages in order with their exit criteria (everyone reads them)."""
+    return _stages_out()
+
+
+@router.put("/stages", response={200: ExitStagesOut, 403: Problem})
+def replace_exit_stages(request, payload: ExitStagesIn):
+    """Replace the stages and their criteria, all or nothing (sales leaders and administrators; others 403).
+    A stage keeps its rows while its name stays, a criterion (and its ticks on deals) while its label stays."""
+    if not can_run_imports(request.user):
+        raise HttpError(403, "Sales leaders and administrators edit the stages.")
+    try:
+        guided.replace_stages(payload.dict()["stages"], user=request.user)
+    except ConfigError as exc:
+        raise HttpError(400, str(exc)) from None
+    return _stages_out()
+
+
+class CriterionStateOut(Schema):
+    criterion_id: int
+    stage: str
+    label: str
+    done: bool
+    auto: bool = Field(description="Checked by a qualification answer (else ticked by hand)")
+    question: str = Field(description="The question's text, when an answer checks it")
+    answer: str
+    checked_by: str
+    checked_at: datetime | None
+
+
+class UnmetOut(Schema):
+    stage: str
+    label: str
+
+
+class StageOverrideOut(Schema):
+    from_stage: str
+    to_stage: str
+    unmet: list[UnmetOut]
+    reason: str
+    overridden_by: str
+    overridden_at: datetime
+
+
+class DealChecklistOut(Schema):
+    opportunity_id: int
+    stage: str
+    in_order: bool = Field(description="The deal's stage is one of the configured stages (else moves from it are not checked)")
+    enforce: bool
+    next_stage: str
+    criteria: list[CriterionStateOut]
+    overrides: list[StageOverrideOut] = Field(description="Moves past open criteria, with the reason given (newest first)")
+
+
+class CriterionTickIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is refused, not ignored
+
+    criterion_id: RecordId
+    done: bool = Field(description="true ticks it, false unticks it")
+
+
+def _checklist_out(opportunity) -> dict:
+    c = guided.stage_checklist(opportunity)
+    return {"opportunity_id": opportunity.pk, "stage": c.stage_name, "in_order": c.stage is not None,
+            "enforce": bool(c.stage and c.stage.enforce), "next_stage": c.next_stage,
+            "criteria": [{"criterion_id": i.criterion.pk, "stage": i.stage, "label": i.criterion.label, "done": i.done, "auto": i.auto,
+                          "question": i.question, "answer": i.answer, "checked_by": i.checked_by, "checked_at": i.checked_at}
+                         for i in c.items],
+            "overrides": [{"from_stage": o.from_stage, "to_stage": o.to_stage, "unmet": o.unmet, "reason": o.reason,
+                           "overridden_by": str(o.overridden_by or ""), "overridden_at": o.overridden_at} for o in c.overrides]}
+
+
+@router.get("/opportunities/{pk}/exit-criteria", response=DealChecklistOut)
+def deal_exit_criteria(request, pk: int):
+    """The exit criteria of the deal's stage, met or open (and how), and the moves made past open ones."""
+    return _checklist_out(_deal(request, pk))
+
+
+@router.post("/opportunities/{pk}/exit-criteria", response={200: DealChecklistOut, 403: Problem})
+def tick_exit_criterion(request, pk: int, payload: CriterionTickIn):
+    """Tick or untick a criterion checked by hand (whoever may edit the deal); one an answer checks is a 400."""
+    opportunity = _deal(request, pk)
+    _may_edit(request)
+    try:
+        guided.tick_criterion(request.user, opportunity, payload.criterion_id, payload.done)
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from None
+    return _checklist_out(opportunity)
+
+
+# ---- guided selling: the mutual action plan ---------------------------------------------------------------
+
+
+class MutualStepIn(Schema):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is refused, not ignored
+
+    title: str = Field(min_length=1, max_length=LINE_MAX, description="What is to be done")
+    side: Literal["seller", "buyer"] = "seller"
+    seller_id: RecordId | None = Field(None, description="Our side: the dealpilot user who owns it")
+    buyer_id: RecordId | None = Field(None, description="The buyer's side: a contact of the deal's account who owns it")
+    owner_name: Name = Field("", description="Or the owner's name (either side), when not a user or a contact")
+    due_date: Day
+    internal_note: Note = Field("", description="For our side only: never in the exports")
+    position: int | None = Field(None, ge=1, le=services.MAX_PLAN_STEPS, description="1-based; default: at the end")
+    done: bool = False
+
+
+class MutualStepPatchIn(Schema):
+    """The fields to change (others stay). `done` ticks or unticks the step, `position` moves it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=LINE_MAX)
+    side: Literal["seller", "buyer"] | None = None
+    seller_id: RecordId | None = None
+    buyer_id: RecordId | None = None
+    owner_name: Name | None = None
+    due_date: Day | None = None
+    internal_note: Note | None = None
+    position: int | None = Field(None, ge=1, le=services.MAX_PLAN_STEPS)
+    done: bool | None = None
+
+
+class MutualStepOut(Schema):
+    id: int
+    position: int
+    title: str
+    side: str
+    seller_id: int | None
+    buyer_id: int | None
+    owner: str = Field(description="The owner as shown: the user's or contact's name, or the name typed")
+    owner_name: str
+    due_date: date
+    first_due: date = Field(description="The due date first agreed")
+    moved_days: int = Field(description="Days the due date moved since first agreed (+ later)")
+    done: bool
+    done_at: datetime | None
+    done_by: str
+    overdue: bool
+    days_late: int = Field(description="Open: days past due; done: days it was done after its due date")
+    internal_note: str
+
+
+class MutualPlanOut(Schema):
+    opportunity_id: int
+    version: int = Field(description="The whole plan's; send it back as If-Match: \"<version>\" with a change (also the ETag header)")
+    as_of: date
+    first_end: date | None = Field(description="The plan's end when first set")
+    end: date | None = Field(description="The latest due date now")
+    end_moved_days: int | None
+    steps_done: int
+    steps_overdue: int
+    steps: list[MutualStepOut]
+
+
+def _plan_out(opportunity, response: HttpResponse | None = None) -> dict:
+    view = selectors.mutual_plan_of(opportunity)
+    if response is not None:
+        response["ETag"] = etag(view.version)
+    return {"opportunity_id": opportunity.pk, "version": view.version, "as_of": view.as_of, "first_end": view.first_end,
+            "end": view.end, "end_moved_days": view.end_moved_days, "steps_done": view.done, "steps_overdue": view.overdue,
+            "steps": [{"id": s.step.pk, "position": s.step.position, "title": s.step.title, "side": s.step.side,
+                       "seller_id": s.step.seller_id, "buyer_id": s.step.buyer_id, "owner": s.step.owner_label,
+                       "owner_name": s.step.owner_name, "due_date": s.step.due_date, "first_due": s.step.first_due,
+                       "moved_days": s.moved_days, "done": s.done, "done_at": s.step.done_at,
+                       "done_by": str(s.step.done_by or ""), "overdue": s.overdue, "days_late": s.days_late,
+                       "internal_note": s.step.internal_note} for s in view.steps]}
+
+
+def _step_or_404(request, step_id: int):
+    step = selectors.visible_plan_step(request.user, step_id)
+    if step is None:
+        raise HttpError(404, f"Mutual plan step {step_id} not found")
+    return step
+
+
+@router.get("/opportunities/{pk}/mutual-plan", response=MutualPlanOut)
+def get_mutual_plan(request, pk: int, response: HttpResponse):
+    """The deal's mutual action plan: the steps both sides agreed, their owners and dates, with the
+    slippage (overdue steps, days late, how far each due date and the plan's end moved)."""
+    return _plan_out(_deal(request, pk), response)
+
+
+@router.post("/opportunities/{pk}/mutual-plan/steps", response={201: MutualPlanOut, 403: Problem, 409: Conflict})
+def add_mutual_plan_step(request, pk: int, payload: MutualStepIn, response: HttpResponse):
+    """Add a step (whoever may edit the deal). With If-Match, refused (409) when the plan changed since."""
+    opportunity = _deal(request, pk)
+    _may_edit(request)
+    try:
+        services.add_plan_step(request.user, opportunity, payload.dict(), expected_version=if_match(request))
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from None
+    return Status(201, _plan_out(opportunity, response))
+
+
+@router.patch("/plan-steps/{step_id}", response={200: MutualPlanOut, 403: Problem, 409: Conflict})
+def patch_mutual_plan_step(request, step_id: int, payload: MutualStepPatchIn, response: HttpResponse):
+    """Change a step: its fields, `done` (tick / untick), `position` (move). A new due date keeps the first agreed one."""
+    step = _step_or_404(request, step_id)
+    _may_edit(request)
+    try:
+        services.update_plan_step(request.user, step, payload.dict(exclude_unset=True), expected_version=if_match(request))
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from None
+    return _plan_out(step.plan.opportunity, response)
+
+
+@router.delete("/plan-steps/{step_id}", response={200: MutualPlanOut, 403: Problem, 409: Conflict})
+def delete_mutual_plan_step(request, step_id: int, response: HttpResponse):
+    """Delete a step (whoever may edit the deal)."""
+    step = _step_or_404(request, step_id)
+    _may_edit(request)
+    services.delete_plan_step(request.user, step, expected_version=if_match(request))
+    return _plan_out(step.plan.opportunity, response)

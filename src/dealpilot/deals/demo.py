@@ -4,7 +4,11 @@
 (it adds what is missing and leaves what a user changed alone):
 - the default questions, knowledge rules and thresholds (once);
 - qualification answers on demo deals that have none, dated a third of the way into each deal;
+- call plans, business cases and mutual action plans on some demo deals (when there are none);
 - a trained win model (the first time) and a stored score for every open deal.
+
+The stages' exit criteria need nothing here: their defaults are written after migrate, and the
+demo deals' stages and qualification answers are Salesforce's standard ones.
 
 The answers are seeded from what the demo records say (decision makers engaged, account size)
 plus seeded noise; for closed deals, budget and compelling event lean with the outcome, more so
@@ -152,6 +156,51 @@ def seed_business_cases(limit: int = 20) -> int:
     return len(cases)
 
 
+PLAN_STEPS = (  # (title, side): the road to a decision, both sides' steps
+    ("Discovery workshop with the operations team", "seller"), ("Pilot results shared", "seller"),
+    ("Security and IT review", "buyer"), ("Business case signed off by finance", "buyer"),
+    ("Proposal and contract draft sent", "seller"), ("Contract redlines returned", "buyer"), ("Signature", "buyer"),
+)
+
+
+def seed_mutual_plans(limit: int = 25) -> int:
+    """Mutual action plans for the largest open demo deals in the later stages, agreed a few weeks
+    ago: early steps mostly done, some late, and now and then the end moved; only if none exist."""
+    from dealpilot.crm.models import Contact
+
+    from .models import MutualPlan, MutualPlanStep
+
+    if MutualPlan.objects.exists():
+        return 0
+    today = timezone.localdate()
+    late_stages = ("Perception Analysis", "Proposal/Price Quote", "Negotiation/Review")
+    deals = list(Opportunity.objects.filter(is_closed=False, stage__in=late_stages, close_date__gt=today, account__isnull=False)
+                 .select_related("owner").order_by("-amount", "id")[:limit])
+    steps = []
+    for opp in deals:
+        r = _rng(f"mutual:{opp.pk}")
+        agreed = today - timedelta(days=14 + int(r.random() * 21))
+        span = max((opp.close_date - agreed).days, len(PLAN_STEPS))
+        buyers = list(Contact.objects.filter(account_id=opp.account_id).order_by("id")[:4])
+        slips = r.random() < 0.4
+        plan = MutualPlan.objects.create(opportunity=opp, updated_by=opp.owner)
+        ends = []
+        for i, (title, side) in enumerate(PLAN_STEPS):
+            first_due = agreed + timedelta(days=round(span * (i + 1) / len(PLAN_STEPS)))
+            due = first_due + timedelta(days=10) if slips and i >= len(PLAN_STEPS) - 3 else first_due
+            done = due < today and r.random() < 0.75
+            steps.append(MutualPlanStep(
+                plan=plan, position=i + 1, title=title, side=side, seller=opp.owner if side == "seller" else None,
+                buyer=buyers[i % len(buyers)] if side == "buyer" and buyers else None,
+                owner_name="" if side == "seller" or buyers else "Procurement", due_date=due, first_due=first_due,
+                done_at=timezone.make_aware(datetime.combine(due, time(16))) if done else None, done_by=opp.owner if done else None,
+                created_by=opp.owner))
+            ends.append(first_due)
+        MutualPlan.objects.filter(pk=plan.pk).update(first_end=max(ends), created_at=timezone.make_aware(datetime.combine(agreed, time(9))))
+    MutualPlanStep.objects.bulk_create(steps)
+    return len(deals)
+
+
 def seed_demo() -> None:
     from .knowledge import ensure_defaults
     from .models import ModelStatus, WinModelRun
@@ -163,6 +212,7 @@ def seed_demo() -> None:
     seeded = seed_qualification_answers()
     seed_call_plans()
     seed_business_cases()
+    seed_mutual_plans()
     if active_run() is None and not WinModelRun.objects.filter(status=ModelStatus.TOO_LITTLE_DATA).exists():
         train_model(WinModelRun.objects.create())  # scores the open deals too
         return

@@ -1,4 +1,4 @@
-"""Forms of the call-plan and business-case pages; each lists its fields explicitly."""
+"""Forms of the call-plan, business-case, mutual-plan and stages pages; each lists its fields explicitly."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from django import forms
 from django.db import models
 from django.db.models import Q
 
-from dealpilot.crm.models import SAFE_DECIMAL_DIGITS, Contact
-from dealpilot.validation import LINE_MAX, NOTE_MAX, DayField
+from dealpilot.crm.models import SAFE_DECIMAL_DIGITS, Contact, User
+from dealpilot.validation import LINE_MAX, NAME_MAX, NOTE_MAX, STAGE_MAX, DayField
 
 from .business_case import BenefitsError, parse_benefits
-from .models import BenefitPeriod, CallPlan, OutcomeMet
+from .models import BenefitPeriod, CallPlan, OutcomeMet, PlanSide
 
 
 def _bounded_formfield(field, **kwargs):
@@ -68,3 +68,96 @@ class BusinessCaseForm(forms.Form):
             return parse_benefits(self.cleaned_data["benefits"])
         except BenefitsError as exc:
             raise forms.ValidationError(str(exc)) from None
+
+
+# ---- guided selling: the mutual action plan, the stages' exit criteria --------------------------------
+
+
+class MutualStepForm(forms.Form):
+    """A step of a deal's mutual plan, from the deal page (new or changed): the owner is a person
+    picked on the step's side or a name typed. The service checks it all again (the API's path)."""
+
+    title = forms.CharField(max_length=LINE_MAX, label="Step")
+    side = forms.ChoiceField(choices=PlanSide.choices)
+    seller = forms.ModelChoiceField(queryset=User.objects.none(), required=False, label="Our owner")
+    buyer = forms.ModelChoiceField(queryset=Contact.objects.none(), required=False, label="Buyer's owner")
+    owner_name = forms.CharField(max_length=NAME_MAX, required=False, label="Or a name")
+    due_date = DayField(widget=forms.DateInput(attrs={"type": "date"}), label="Due")
+    internal_note = forms.CharField(max_length=NOTE_MAX, required=False, label="Internal note (never exported)",
+                                    widget=forms.Textarea(attrs={"rows": 1}))
+    version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, user, opportunity, **kwargs):
+        from .selectors import buyer_contacts, seller_people
+
+        super().__init__(*args, **kwargs)
+        self.fields["seller"].queryset = seller_people(user, opportunity)
+        self.fields["buyer"].queryset = buyer_contacts(opportunity)
+
+    def clean(self):
+        data = super().clean()
+        # both pickers come with the form: the one of the other side is not the owner
+        if data.get("side") == PlanSide.BUYER:
+            data["seller"] = None
+        else:
+            data["buyer"] = None
+        if data.get("owner_name") and (data.get("seller") or data.get("buyer")):
+            self.add_error("owner_name", "Pick a person or type a name, not both.")
+        return data
+
+    def service_data(self) -> dict:
+        d = self.cleaned_data
+        return {"title": d["title"], "side": d["side"], "seller_id": d["seller"].pk if d.get("seller") else None,
+                "buyer_id": d["buyer"].pk if d.get("buyer") else None, "owner_name": d.get("owner_name") or "",
+                "due_date": d["due_date"], "internal_note": d.get("internal_note") or ""}
+
+
+class StageForm(forms.Form):
+    """A stage's name and whether its exit criteria are enforced (the stages page)."""
+
+    name = forms.CharField(max_length=STAGE_MAX, help_text="As the CRM names it (matched without case)")
+    enforce = forms.BooleanField(required=False, label="Enforce: refuse moving on with criteria open (no reason accepted)")
+
+
+class CriterionForm(forms.Form):
+    """One exit criterion of a stage: checked by a qualification answer, or ticked by hand on the deal."""
+
+    label = forms.CharField(max_length=LINE_MAX, required=False, label="Criterion",
+                            widget=forms.TextInput(attrs={"class": "full-width"}))
+    question = forms.ChoiceField(required=False, label="Checked by the answer to")
+    answers = forms.CharField(max_length=NAME_MAX, required=False, label="Answers that meet it",
+                              help_text="Comma-separated; empty: yes")
+
+    def __init__(self, *args, **kwargs):
+        from .models import QualificationQuestion
+
+        super().__init__(*args, **kwargs)
+        self.fields["question"].choices = [("", "— ticked by hand —")] + [
+            (q.key, q.text) for q in QualificationQuestion.objects.filter(is_active=True)]
+
+    def criterion(self) -> dict | None:
+        """As parse_stages reads it; None for an empty row."""
+        d = self.cleaned_data
+        if not d.get("label"):
+            return None
+        answers = [a.strip() for a in (d.get("answers") or "").split(",") if a.strip()]
+        return {"label": d["label"], "question": d.get("question") or "", "answers": answers}
+
+
+class _CriteriaFormSet(forms.BaseFormSet):
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        form.fields["ORDER"].widget.attrs.update({"size": 3, "aria-label": "Order"})
+
+
+CriterionFormSet = forms.formset_factory(CriterionForm, formset=_CriteriaFormSet, extra=2, can_delete=True, can_order=True,
+                                         max_num=30, validate_max=True)
+
+
+class AddStageForm(forms.Form):
+    name = forms.CharField(max_length=STAGE_MAX, label="New stage")
+    after = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="Place")
+
+    def __init__(self, *args, stages=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["after"].choices = [(s.pk, f"after {s.name}") for s in reversed(list(stages))] + [("0", "first")]

@@ -1,5 +1,6 @@
-"""Qualification questions, knowledge rules and thresholds as a YAML document a sales leader can
-read, edit, load and export; and the evaluation of the rules against one deal's context.
+"""Qualification questions, knowledge rules, thresholds and the stages' exit criteria as a YAML
+document a sales leader can read, edit, load and export; and the evaluation of the rules against
+one deal's context. The `stages:` section is parsed and saved by `guided.py`.
 
 The default set (`defaults.yaml`, next to this file) is drawn from shared/domain.md.
 """
@@ -58,15 +59,19 @@ def _list(value: Any, where: str) -> list:
     return value
 
 
+SECTIONS = ("questions", "rules", "settings", "stages")
+
+
 def parse_config(text: str) -> dict:
-    """Validate a YAML document; returns {"questions": [...], "rules": [...], "settings": {...}}."""
+    """Validate a YAML document; returns {"questions": [...], "rules": [...], "settings": {...},
+    "stages": [...] or None when the document has no stages section (the stages then stay as they are)}."""
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}") from None
     if not isinstance(doc, dict):
-        raise ConfigError("the document must be a mapping with questions, rules and settings")
-    unknown = {str(k) for k in doc} - {"questions", "rules", "settings"}  # YAML keys may be null or numbers
+        raise ConfigError("the document must be a mapping with questions, rules, settings and stages")
+    unknown = {str(k) for k in doc} - set(SECTIONS)  # YAML keys may be null or numbers
     if unknown:
         raise ConfigError(f"unknown sections: {', '.join(sorted(unknown))}")
     questions, keys = [], set()
@@ -139,7 +144,12 @@ def parse_config(text: str) -> dict:
         if number > SETTING_MAX:
             raise ConfigError(f"settings.{name}: at most {SETTING_MAX:,}")
         settings[name] = number
-    return {"questions": questions, "rules": rules, "settings": settings}
+    stages = None
+    if "stages" in doc:  # criteria name the document's own questions
+        from .guided import allowed_answers, parse_stages
+
+        stages = parse_stages(doc["stages"], allowed_answers(questions))
+    return {"questions": questions, "rules": rules, "settings": settings, "stages": stages}
 
 
 # ---- load / export ------------------------------------------------------------------------------
@@ -147,8 +157,8 @@ def parse_config(text: str) -> dict:
 
 @transaction.atomic
 def load_config(text: str) -> dict:
-    """Replace the organisation's questions (by key: answers of kept keys stay), rules and the
-    settings given, all or nothing. Returns counts."""
+    """Replace the organisation's questions (by key: answers of kept keys stay), rules, the
+    settings given and, when the document has them, the stages, all or nothing. Returns counts."""
     parsed = parse_config(text)
     kept = set()
     for q in parsed["questions"]:
@@ -162,7 +172,12 @@ def load_config(text: str) -> dict:
     for name, value in parsed["settings"].items():
         setattr(settings, name, value)
     settings.save()
-    return {"questions": len(parsed["questions"]), "rules": len(parsed["rules"]), "settings": len(parsed["settings"])}
+    counts = {"questions": len(parsed["questions"]), "rules": len(parsed["rules"]), "settings": len(parsed["settings"])}
+    if parsed["stages"] is not None:
+        from .guided import save_stages
+
+        counts["stages"] = save_stages(parsed["stages"])
+    return counts
 
 
 def export_config() -> str:
@@ -186,7 +201,10 @@ def export_config() -> str:
             item["active"] = False
         rules.append(item)
     settings = SignalSettings.current()
-    doc = {"questions": questions, "rules": rules, "settings": {n: getattr(settings, n) for n in SETTING_FIELDS}}
+    from .guided import export_stages
+
+    doc = {"questions": questions, "rules": rules, "settings": {n: getattr(settings, n) for n in SETTING_FIELDS},
+           "stages": export_stages()}
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120)
 
 

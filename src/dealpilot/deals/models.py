@@ -1,5 +1,7 @@
 """Deal intelligence records: qualification questions and answers (with history), knowledge rules,
-signal thresholds, win-model runs and the latest score of each deal.
+signal thresholds, win-model runs and the latest score of each deal; call plans and business cases;
+guided selling: the stages' exit criteria (with hand ticks and the overrides of moves past open
+criteria) and each deal's mutual action plan.
 
 The CRM records are never changed here: everything hangs off an Opportunity by a ForeignKey, and
 the rep's own probability (`Opportunity.probability`) is never overwritten by a computed one.
@@ -9,8 +11,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 
-from dealpilot.crm.models import Opportunity
+from dealpilot.crm.models import VERSION_HELP, Opportunity
 
 
 class AnswerKind(models.TextChoices):
@@ -239,3 +242,130 @@ class BusinessCase(models.Model):
     assumptions = models.TextField(blank=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
+
+
+# ---- stage exit criteria (guided selling) ----------------------------------------------------------
+
+
+class SalesStage(models.Model):
+    """A stage of the sales process in the sales leader's order, matched by name (without case) to
+    `Opportunity.stage`, which is a free text from the CRM. The order says what "moving forward"
+    means; the stage's exit criteria are checked when a deal leaves it forward (or skips it).
+    `enforce`: a move past unmet criteria is refused instead of asking for a reason."""
+
+    name = models.CharField(max_length=120)  # validation.STAGE_MAX, Opportunity.stage's column
+    position = models.PositiveIntegerField(default=0)
+    enforce = models.BooleanField(default=False, help_text="Refuse moving on with criteria open (instead of asking for a reason)")
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="deals_sales_stage_name_ci")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExitCriterion(models.Model):
+    """What must be true before a deal leaves its stage. With a `question_key`, it is met when that
+    qualification question's answer is one of `answers` (checked automatically); without one, the
+    rep ticks it on the deal (who and when kept)."""
+
+    stage = models.ForeignKey(SalesStage, on_delete=models.CASCADE, related_name="criteria")
+    label = models.CharField(max_length=255)
+    question_key = models.SlugField(max_length=60, blank=True, help_text="A qualification question that checks it; empty: ticked by hand")
+    answers = models.JSONField(default=list, blank=True, help_text="The answers that meet it (a yes/no question: yes)")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name_plural = "exit criteria"
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class CriterionCheck(models.Model):
+    """A criterion ticked by hand on one deal: by whom, when. Unticking deletes it."""
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="criterion_checks")
+    criterion = models.ForeignKey(ExitCriterion, on_delete=models.CASCADE, related_name="checks")
+    checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["opportunity", "criterion"], name="one_check_per_criterion")]
+
+
+class StageOverride(models.Model):
+    """A deal moved forward with exit criteria still open: who, when, from and to which stage, what
+    was open (stage and label, as they read then) and the reason given."""
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="stage_overrides")
+    from_stage = models.CharField(max_length=120)
+    to_stage = models.CharField(max_length=120)
+    unmet = models.JSONField(default=list, help_text='[{"stage": ..., "label": ...}] open at the move')
+    reason = models.TextField()
+    overridden_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    overridden_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-overridden_at", "-id"]
+        indexes = [models.Index(fields=["opportunity", "overridden_at"])]
+
+
+# ---- mutual action plan ----------------------------------------------------------------------------
+
+
+class MutualPlan(models.Model):
+    """The steps buyer and seller agree to reach a decision on one deal. `first_end` is the plan's
+    end (its latest due date) as first set, on the day the plan was made, so the page can say how
+    far the end moved since.
+    `version` is the whole plan's: every change of a step checks and bumps it (dealpilot.concurrency)."""
+
+    opportunity = models.OneToOneField(Opportunity, on_delete=models.CASCADE, related_name="mutual_plan")
+    first_end = models.DateField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1, editable=False, help_text=VERSION_HELP)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class PlanSide(models.TextChoices):
+    SELLER = "seller", "Our side"
+    BUYER = "buyer", "Buyer's side"
+
+
+class MutualPlanStep(models.Model):
+    """One step of a mutual action plan. Its owner is on one side: ours (a dealpilot user, or a
+    name), or the buyer's (a contact of the deal's account, or a name). `first_due` is the due date
+    it was agreed with, so slippage shows. `internal_note` stays on our side: never exported."""
+
+    plan = models.ForeignKey(MutualPlan, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField(default=0)
+    title = models.CharField(max_length=255)
+    side = models.CharField(max_length=10, choices=PlanSide.choices, default=PlanSide.SELLER)
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    buyer = models.ForeignKey("crm.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    owner_name = models.CharField(max_length=200, blank=True, help_text="An owner who is neither a user nor a contact")
+    due_date = models.DateField()
+    first_due = models.DateField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    internal_note = models.TextField(blank=True, help_text="For our side only: never in an export")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def owner_label(self) -> str:
+        """Who carries it out, as the buyer may read it."""
+        person = self.seller if self.side == PlanSide.SELLER else self.buyer
+        return str(person) if person is not None else self.owner_name

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from dealpilot.crm.models import Opportunity, User
+from dealpilot.crm.models import Opportunity, Role, User
 
 from . import scoring
 from .knowledge import ensure_defaults
@@ -222,3 +223,105 @@ def business_case_figures(case):
 
     fees = case.opportunity.amount
     return figures(case.investment, [Decimal(b) for b in case.benefits], risk_share=case.risk_share, fees=fees)
+
+
+# ---- guided selling: who may change a deal's checklist and plan; the mutual action plan --------------
+
+
+def may_edit(user: User) -> bool:
+    """Whoever may see a deal may change its checklist and mutual plan, as they may edit the deal
+    (crm.services.editable_opportunity); an enablement author reads only."""
+    return bool(user.is_authenticated and (user.role != Role.ENABLEMENT or user.sees_everything))
+
+
+def buyer_contacts(opportunity: Opportunity):
+    """The people a buyer-side step may name: contacts of the deal's account, or with a role on the deal."""
+    from django.db.models import Q
+
+    from dealpilot.crm.models import Contact
+
+    people = Q(opportunity_roles__opportunity=opportunity)
+    if opportunity.account_id:
+        people |= Q(account_id=opportunity.account_id)
+    return Contact.objects.filter(people).distinct().order_by("last_name", "first_name", "id")
+
+
+def seller_people(user: User, opportunity: Opportunity):
+    """The people a seller-side step may name: active sales people the caller can see, and the deal's
+    owner and their manager (a rep sees only themselves). Same answer for one out of reach and none."""
+    from django.db.models import Q
+
+    team = Q(pk__in=User.objects.visible_to(user).values("pk"))
+    if opportunity.owner_id:
+        team |= Q(pk=opportunity.owner_id)
+        if opportunity.owner.manager_id:
+            team |= Q(pk=opportunity.owner.manager_id)
+    return User.objects.filter(team, is_active=True).exclude(role=Role.ENABLEMENT).order_by("full_name", "username", "id")
+
+
+@dataclass
+class StepView:
+    """A step with its slippage as of a day."""
+
+    step: object
+    overdue: bool  # open and past its due date
+    days_late: int  # open: days past due; done: days it was done after its due date
+    moved_days: int  # its due date now against the one first agreed (+ later)
+
+    @property
+    def done(self) -> bool:
+        return self.step.done_at is not None
+
+
+@dataclass
+class MutualPlanView:
+    opportunity: Opportunity
+    steps: list[StepView]
+    version: int  # the whole plan's (1 before the first step: what the first write creates)
+    first_end: object  # the plan's end when it was first set
+    end: object  # its latest due date now
+    as_of: object
+
+    @property
+    def end_moved_days(self) -> int | None:
+        return (self.end - self.first_end).days if self.end and self.first_end else None
+
+    @property
+    def overdue(self) -> int:
+        return sum(s.overdue for s in self.steps)
+
+    @property
+    def done(self) -> int:
+        return sum(s.done for s in self.steps)
+
+
+def step_view(step, today) -> StepView:
+    if step.done_at is not None:
+        finished = timezone.localtime(step.done_at).date()
+        late, overdue = max(0, (finished - step.due_date).days), False
+    else:
+        late = max(0, (today - step.due_date).days)
+        overdue = late > 0
+    return StepView(step, overdue, late, (step.due_date - step.first_due).days)
+
+
+def mutual_plan_of(opportunity: Opportunity, today=None) -> MutualPlanView:
+    """The deal's mutual action plan with its slippage: steps overdue and by how many days, each
+    step's due date against the first agreed, and how far the plan's end moved since first set."""
+    from .models import MutualPlan, MutualPlanStep
+
+    today = today or timezone.localdate()
+    plan = MutualPlan.objects.filter(opportunity=opportunity).first()
+    if plan is None:
+        return MutualPlanView(opportunity, [], 1, None, None, today)
+    steps = list(MutualPlanStep.objects.filter(plan=plan).select_related("seller", "buyer", "done_by"))
+    return MutualPlanView(opportunity, [step_view(s, today) for s in steps], plan.version, plan.first_end,
+                          max((s.due_date for s in steps), default=None), today)
+
+
+def visible_plan_step(user: User, pk: int):
+    """A mutual-plan step of a deal the caller may see, or None."""
+    from .models import MutualPlanStep
+
+    return (MutualPlanStep.objects.filter(plan__opportunity__in=Opportunity.objects.visible_to(user))
+            .select_related("plan__opportunity__account", "plan__opportunity__owner").filter(pk=pk).first())

@@ -1,6 +1,8 @@
 """Deal-intelligence pages: the qualification form (htmx, inside the opportunity page's panel),
 the knowledge rules (everyone reads, sales leaders edit and load YAML), the win model's
-evaluation. Views check access, call a service or selector, render."""
+evaluation, call plans, business cases; guided selling: the stages' exit criteria (sales leaders
+edit them), a deal's checklist ticks and its mutual action plan with the buyer's exports. Views
+check access, call a service or selector, render."""
 
 from __future__ import annotations
 
@@ -10,8 +12,10 @@ import plotly.graph_objects as go
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -21,9 +25,9 @@ from dealpilot.web.access import can_run_imports, is_partial
 from dealpilot.web.charts import chart, plot_text
 
 from . import selectors, services
-from .forms import BusinessCaseForm, CallPlanForm, CallReviewForm
+from .forms import AddStageForm, BusinessCaseForm, CallPlanForm, CallReviewForm, CriterionFormSet, MutualStepForm, StageForm
 from .knowledge import ConfigError, ensure_defaults, export_config, load_config
-from .models import KnowledgeRule, QualificationQuestion, SignalSettings
+from .models import KnowledgeRule, QualificationQuestion, SalesStage, SignalSettings
 from .scoring import active_run, score_open_deals
 from .tasks import request_training
 
@@ -60,7 +64,13 @@ def qualification(request, pk: int):
         score_open_deals([opportunity.pk])
     if is_partial(request):
         context = {"panel": selectors.deal_panel(request.user, opportunity), "error": error}
-        return render(request, "deals/_panel.html", context, status=400 if error else 200)
+        response = render(request, "deals/_panel.html", context, status=400 if error else 200)
+        if not error and not opportunity.is_closed:  # the stage's checklist follows the answers (swapped out of band)
+            from .templatetags.deals import stage_checklist
+
+            checklist = stage_checklist({"request": request}, opportunity)
+            response.content += render_to_string("deals/_stage_checklist.html", {**checklist, "oob": True}, request).encode()
+        return response
     if error:
         messages.error(request, error)
         return redirect(reverse("crm:opportunity_detail", args=[pk]))
@@ -91,8 +101,9 @@ def rules(request):
             except ConfigError as exc:
                 messages.error(request, f"Not loaded: {exc}")
             else:
-                messages.success(request, f"Loaded {counts['questions']} questions, {counts['rules']} rules and "
-                                          f"{counts['settings']} settings.")
+                stages = f" and {counts['stages']} stages" if "stages" in counts else ""
+                messages.success(request, f"Loaded {counts['questions']} questions, {counts['rules']} rules, "
+                                          f"{counts['settings']} settings{stages}.")
                 return redirect("deals:rules")
     export = export_config()
     return render(request, "deals/rules.html", {
@@ -283,3 +294,213 @@ def business_case_print(request, pk: int):
     return render(request, "deals/business_case_print.html", {
         "o": opportunity, "case": case, "figures": figures, "chart": _case_chart(case, figures),
         "indicators": [line.strip() for line in case.leading_indicators.splitlines() if line.strip()]})
+
+
+# ---- guided selling: stage exit criteria, a deal's checklist and mutual plan --------------------------
+
+
+def _editable_deal(request, pk: int):
+    """A deal the caller may see (404 otherwise) and change (403 for a read-only role)."""
+    opportunity = selectors.visible_opportunity(request.user, pk)
+    if opportunity is None:
+        raise Http404("No such opportunity")
+    if not selectors.may_edit(request.user):
+        raise PermissionDenied("Your role reads deals; it does not change them.")
+    return opportunity
+
+
+def _back_to_deal(pk: int, anchor: str):
+    return redirect(reverse("crm:opportunity_detail", args=[pk]) + f"#{anchor}")
+
+
+def _deal_page_refusing(request, pk: int, error: str):
+    """The deal's page again with the reason a change was refused (400): the CRM's own page view."""
+    from dealpilot.crm.views import opportunity_detail
+
+    messages.error(request, f"Not saved: {error}")
+    response = opportunity_detail(request, pk)
+    response.status_code = 400
+    return response
+
+
+@login_required
+@require_POST
+def exit_criteria(request, pk: int):
+    """Tick or untick a criterion checked by hand on the deal (`criterion`, `done` yes/no)."""
+    from dealpilot.validation import parse_id
+
+    from .guided import tick_criterion
+
+    opportunity = _editable_deal(request, pk)
+    try:
+        criterion_id = parse_id(request.POST.get("criterion"))
+        if criterion_id is None:
+            raise ValueError("which criterion? (criterion)")
+        tick_criterion(request.user, opportunity, criterion_id, request.POST.get("done") == "yes")
+    except ValueError as exc:
+        return _deal_page_refusing(request, pk, str(exc))
+    return _back_to_deal(pk, "stage-checklist")
+
+
+def _criteria_initial(document: dict) -> list[dict]:
+    return [{"label": c["label"], "question": c["question"], "answers": ", ".join(c["answers"]) if c["answers"] != ["yes"] else ""}
+            for c in document["exit_criteria"]]
+
+
+def _stages_page(request, *, forms_by_stage=None, add_form=None, status=200):
+    from .guided import stage_documents
+
+    stages = list(SalesStage.objects.prefetch_related("criteria"))
+    can_edit = can_run_imports(request.user)
+    rows = []
+    documents = {d["id"]: d for d in stage_documents()}
+    questions = {q.key: q.text for q in QualificationQuestion.objects.filter(is_active=True)}
+    for stage in stages:
+        stage_form, formset = (forms_by_stage or {}).get(stage.pk, (None, None))
+        if can_edit and stage_form is None:
+            stage_form = StageForm(initial={"name": stage.name, "enforce": stage.enforce}, prefix=f"s{stage.pk}")
+            formset = CriterionFormSet(initial=_criteria_initial(documents[stage.pk]), prefix=f"c{stage.pk}")
+        read = [(c.label, questions.get(c.question_key, ""), c.answers) for c in stage.criteria.all()]
+        rows.append({"stage": stage, "form": stage_form, "criteria": formset, "read": read})
+    return render(request, "deals/stages.html", {
+        "rows": rows, "can_edit": can_edit,
+        "add_form": add_form or (AddStageForm(stages=stages) if can_edit else None)}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def stages(request):
+    """The stages in order with their exit criteria: everyone reads them; sales leaders edit them
+    (a stage at a time, add, move, delete), others get 403."""
+    from .guided import replace_stages, stage_documents
+
+    if request.method == "POST" and not can_run_imports(request.user):
+        raise PermissionDenied("Sales leaders and administrators edit the stages.")
+    ensure_defaults()  # the questions a criterion may name
+    if request.method == "GET":
+        return _stages_page(request)
+    documents = stage_documents()
+    bound: dict = {}  # the stage form sent, shown again with the reason when it is refused
+    op, post = request.POST.get("op"), request.POST
+    index = {str(d["id"]): i for i, d in enumerate(documents)}
+    i = index.get(post.get("stage", ""))
+    if op in ("save", "move", "delete") and i is None:
+        messages.error(request, "That stage is no longer in the list.")
+        return redirect("deals:stages")
+    if op == "save":
+        stage_id = documents[i]["id"]
+        stage_form = StageForm(post, prefix=f"s{stage_id}")
+        old_criteria = documents[i]["exit_criteria"]
+        formset = CriterionFormSet(post, initial=_criteria_initial(documents[i]), prefix=f"c{stage_id}")
+        bound = {stage_id: (stage_form, formset)}
+        if not (stage_form.is_valid() and formset.is_valid()):
+            return _stages_page(request, forms_by_stage=bound, status=400)
+        criteria = []
+        for form in formset.ordered_forms:
+            if (c := form.criterion()) is not None:
+                k = formset.forms.index(form)  # a row shown for a criterion keeps its ticks, renamed or not
+                c["id"] = old_criteria[k]["id"] if k < len(old_criteria) else None
+                criteria.append(c)
+        documents[i] = {"id": stage_id, "name": stage_form.cleaned_data["name"], "enforce": stage_form.cleaned_data["enforce"],
+                        "exit_criteria": criteria}
+        done = f"Saved {stage_form.cleaned_data['name']}."
+    elif op == "add":
+        add_form = AddStageForm(post, stages=SalesStage.objects.all())
+        if not add_form.is_valid():
+            return _stages_page(request, add_form=add_form, status=400)
+        after = add_form.cleaned_data.get("after")
+        place = 0 if after == 0 else next((j + 1 for j, d in enumerate(documents) if d["id"] == after), len(documents))
+        documents.insert(place, {"name": add_form.cleaned_data["name"], "enforce": False, "exit_criteria": []})
+        done = f"Added {add_form.cleaned_data['name']}."
+    elif op == "move":
+        j = min(max(i + (-1 if post.get("direction") == "up" else 1), 0), len(documents) - 1)
+        done = f"Moved {documents[i]['name']} {'up' if j < i else 'down'}." if j != i else f"{documents[i]['name']} stays where it is."
+        documents[i], documents[j] = documents[j], documents[i]
+    elif op == "delete":
+        done = f"Deleted {documents.pop(i)['name']} (and its ticks on deals)."
+    else:
+        return HttpResponse("Unknown operation", status=400)
+    try:
+        replace_stages(documents, user=request.user)
+    except ConfigError as exc:
+        messages.error(request, f"Not saved: {exc}")
+        return _stages_page(request, forms_by_stage=bound, status=400)
+    messages.success(request, done)
+    return redirect("deals:stages")
+
+
+def _form_problem(form) -> str:
+    """A form's errors in one line, each after its field's label."""
+    return "; ".join((f"{form.fields[name].label}: " if name in form.fields else "") + " ".join(errors)
+                     for name, errors in form.errors.items())
+
+
+def _plan_step_or_404(request, opportunity, raw):
+    from dealpilot.validation import id_or_none
+
+    from .models import MutualPlanStep
+
+    step = MutualPlanStep.objects.select_related("plan__opportunity").filter(
+        pk=id_or_none(raw) or 0, plan__opportunity=opportunity).first()
+    if step is None:
+        raise Http404("No such step in this plan")
+    return step
+
+
+@login_required
+@require_POST
+def mutual_plan(request, pk: int):
+    """Change the deal's mutual plan from its page: op = add, update (a step's fields), done,
+    undone, up, down or delete; each names the plan version the page showed (`version`)."""
+    from dealpilot.concurrency import BadVersion, StaleWrite, parse_version
+
+    opportunity = _editable_deal(request, pk)
+    op, post = request.POST.get("op"), request.POST
+    try:
+        expected = parse_version(post.get("version"))
+        if op in ("add", "update"):
+            step = _plan_step_or_404(request, opportunity, post.get("step")) if op == "update" else None
+            form = MutualStepForm(post, user=request.user, opportunity=opportunity)
+            if not form.is_valid():
+                raise ValueError(_form_problem(form))
+            if step is None:
+                services.add_plan_step(request.user, opportunity, form.service_data(), expected_version=expected)
+            else:
+                services.update_plan_step(request.user, step, form.service_data(), expected_version=expected)
+        elif op in ("done", "undone", "up", "down"):
+            step = _plan_step_or_404(request, opportunity, post.get("step"))
+            change = {"done": op == "done"} if op in ("done", "undone") else \
+                {"position": max(1, step.position + (-1 if op == "up" else 1))}
+            services.update_plan_step(request.user, step, change, expected_version=expected)
+        elif op == "delete":
+            services.delete_plan_step(request.user, _plan_step_or_404(request, opportunity, post.get("step")),
+                                      expected_version=expected)
+        else:
+            return HttpResponse("Unknown operation", status=400)
+    except StaleWrite as exc:
+        response = _deal_page_refusing(request, pk, exc.message)
+        response.status_code = 409
+        return response
+    except (BadVersion, ValueError) as exc:
+        return _deal_page_refusing(request, pk, str(exc))
+    messages.success(request, "Mutual plan saved.")
+    return _back_to_deal(pk, "mutual-plan")
+
+
+@login_required
+def mutual_plan_export(request, pk: int, fmt: str):
+    """The mutual plan for the buyer, as PDF or XLSX (no internal data)."""
+    from .mutual_plan_export import plan_pdf, plan_xlsx
+
+    if fmt not in ("pdf", "xlsx"):
+        raise Http404("No such format")
+    opportunity = _deal_or_404(request, pk)
+    view = selectors.mutual_plan_of(opportunity)
+    name = opportunity.account.name if opportunity.account else str(opportunity)
+    slug = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in name.lower()).strip("-")[:60] or "deal"
+    if fmt == "pdf":
+        response = HttpResponse(plan_pdf(view), content_type="application/pdf")
+    else:
+        response = HttpResponse(plan_xlsx(view), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response["Content-Disposition"] = f'attachment; filename="{slug}-mutual-plan.{fmt}"'
+    return response

@@ -1,5 +1,7 @@
-"""`{% deal_intelligence opportunity %}`: the deal-intelligence panel of the opportunity page,
-built by this app so that the CRM's view stays as it is."""
+"""`{% deal_intelligence opportunity %}`, `{% stage_checklist opportunity %}` and
+`{% mutual_plan opportunity %}`: the deal-intelligence panel, the exit criteria of the deal's
+stage and its mutual action plan on the opportunity page, built by this app so that the CRM's view
+stays as it is."""
 
 from django import template
 
@@ -16,6 +18,39 @@ def deal_intelligence(context, opportunity):
     if visible is None:
         return {"panel": None}
     return {"panel": selectors.deal_panel(user, visible), "request": context["request"], "csrf_token": context.get("csrf_token")}
+
+
+def _deal_context(context, opportunity) -> dict | None:
+    """The deal again through the caller's visibility (the tags may be reused), or None."""
+    request = context["request"]
+    visible = selectors.visible_opportunity(request.user, opportunity.pk)
+    if visible is None:
+        return None
+    return {"o": visible, "request": request, "csrf_token": context.get("csrf_token"),
+            "can_edit": selectors.may_edit(request.user)}
+
+
+@register.inclusion_tag("deals/_stage_checklist.html", takes_context=True)
+def stage_checklist(context, opportunity):
+    from dealpilot.deals.guided import stage_checklist as checklist_of
+
+    base = _deal_context(context, opportunity)
+    if base is None:
+        return {"checklist": None}
+    return {**base, "checklist": checklist_of(base["o"])}
+
+
+@register.inclusion_tag("deals/_mutual_plan.html", takes_context=True)
+def mutual_plan(context, opportunity):
+    from dealpilot.deals.models import PlanSide
+
+    base = _deal_context(context, opportunity)
+    if base is None:
+        return {"plan": None}
+    user, o = base["request"].user, base["o"]
+    people = {"sellers": list(selectors.seller_people(user, o)[:500]), "buyers": list(selectors.buyer_contacts(o)[:500])} \
+        if base["can_edit"] else {}
+    return {**base, **people, "plan": selectors.mutual_plan_of(o), "sides": PlanSide.choices}
 
 
 @register.filter
