@@ -284,6 +284,7 @@ def test_the_api_records_the_same_work(org):
     assert contact.status_code == 201
     product = make_product(list_price=Decimal("10"))
     deal = api.post("/api/crm/opportunities", {"name": "API deal", "account_id": account_id, "close_date": str(today()),
+                                               "stage": "Qualification",
                                                "line_items": [{"product_id": product.pk, "quantity": "5"}]},
                     content_type="application/json")
     assert deal.status_code == 201 and Decimal(deal.json()["amount"]) == Decimal("50")
@@ -304,6 +305,35 @@ def test_the_api_records_the_same_work(org):
     assert stale.status_code == 409
     patched = api.patch(f"/api/crm/activities/{logged.json()['id']}", {"notes": "Budget in Q3"}, content_type="application/json")
     assert patched.status_code == 200 and patched.json()["notes"] == "Budget in Q3"
+
+    # through a stage with its exit checklist, then closed lost with a reason
+    moved = api.patch(f"/api/crm/opportunities/{deal_id}", {"stage": "Needs Analysis"}, content_type="application/json")
+    assert moved.status_code == 400 and "Give a reason" in moved.json()["detail"]
+    checklist = api.get(f"/api/deals/opportunities/{deal_id}/exit-criteria").json()
+    assert checklist["stage"] == "Qualification" and not all(c["done"] for c in checklist["criteria"])
+    moved = api.patch(f"/api/crm/opportunities/{deal_id}", {"stage": "Needs Analysis", "stage_reason": "Budget confirmed by phone"},
+                      content_type="application/json")
+    assert moved.status_code == 200 and moved.json()["stage"] == "Needs Analysis"
+    lost = api.patch(f"/api/crm/opportunities/{deal_id}", {"stage": "Closed Lost", "lost_reason": "No budget"},
+                     content_type="application/json")
+    assert lost.status_code == 400 and "comment" in lost.json()["detail"]
+    lost = api.patch(f"/api/crm/opportunities/{deal_id}", {"stage": "Closed Lost", "lost_reason": "No budget",
+                                                           "close_comment": "Frozen until next year"}, content_type="application/json",
+                     HTTP_IF_MATCH=moved["ETag"])
+    assert lost.status_code == 200 and (lost.json()["status"], lost.json()["lost_reason"]) == ("lost", "No budget")
+
+
+def test_closing_won_from_an_early_stage_needs_a_reason_for_the_open_criteria(org):
+    deal = records.create_opportunity(org.rep_dach, name="Fast win", account_id=org.accounts["rep_dach"].pk,
+                                      stage="Qualification", amount="1000", close_date=today() + timedelta(days=5))
+    rep = client_for(org.rep_dach)
+    form = {"outcome": "won", "stage": "Closed Won", "version": deal.version, "amount": "1000", "close_date": today().isoformat()}
+    assert "Give a reason" in rep.post(f"/opportunities/{deal.pk}/close/", form, follow=True).content.decode()
+    deal.refresh_from_db()
+    assert not deal.is_closed
+    rep.post(f"/opportunities/{deal.pk}/close/", {**form, "stage_reason": "Signed on the spot at the trade fair"})
+    deal.refresh_from_db()
+    assert (deal.is_closed, deal.is_won) == (True, True)
 
 
 @pytest.mark.parametrize("path, body, status", [

@@ -1,5 +1,6 @@
 """A rep records a day's work in a real browser (Debian's chromium): creates an account, a contact and an
-opportunity, logs a call with a next step, moves the deal a stage, and closes it lost with a reason."""
+opportunity, logs a call with a next step, moves the deal a stage past its exit checklist with a reason, and
+closes it lost with a reason."""
 
 import re
 from datetime import timedelta
@@ -20,7 +21,7 @@ def org(transactional_db):
 
 @pytest.fixture
 def page(org, live_server, monkeypatch):
-    with chromium_page(monkeypatch) as page:
+    with chromium_page(monkeypatch, allow_4xx_pages=True) as page:  # a refused stage move is a real 400
         yield page
 
 
@@ -86,6 +87,19 @@ def test_a_rep_records_a_deal_from_first_call_to_a_lost_close(page, live_server,
     page.locator("#next-steps").get_by_role("button", name="Mark “Send the plant survey” done").click()
     expect(page.locator("#next-steps .step-closed")).to_contain_text("Send the plant survey")
     assert NextStep.objects.get(opportunity=deal).status == "done"
+
+    # move it on: the stage's exit checklist says what is still open, the move asks for a reason, then goes through
+    checklist = page.locator("[data-testid=stage-checklist]")
+    expect(checklist).to_contain_text("Exit criteria: Qualification")
+    page.locator("#edit summary").click()
+    page.fill("#id_stage", "Needs Analysis")
+    page.locator("[data-testid=opportunity-edit] button[type=submit]").click()
+    expect(page.locator("[data-testid=opportunity-edit] [role=alert]")).to_contain_text("Give a reason")
+    page.fill("#id_stage_reason", "Budget approved in March, the decision maker is on the next call")
+    page.locator("[data-testid=opportunity-edit] button[type=submit]").click()
+    expect(checklist).to_contain_text("Exit criteria: Needs Analysis")
+    deal.refresh_from_db()
+    assert deal.stage == "Needs Analysis"
 
     # close it lost: without a comment it is refused and says why; with one it closes
     page.locator("#close summary", has_text="Lost").click()

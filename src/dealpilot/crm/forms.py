@@ -329,13 +329,15 @@ class QuickCloseForm(forms.Form):
     lost_reason = forms.CharField(required=False, max_length=LINE_MAX, widget=forms.TextInput(attrs={"list": "lost-reasons"}))
     competitor = forms.CharField(required=False, max_length=LINE_MAX)
     close_comment = forms.CharField(required=False, max_length=NOTE_MAX, label="Why it closed", widget=forms.Textarea(attrs={"rows": 2}))
+    stage_reason = forms.CharField(required=False, max_length=COMMENT_MAX, label="Why close past open exit criteria",
+                                   help_text="Only when the checklist still has open criteria")
     version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def service_arguments(self) -> dict:
         data = dict(self.cleaned_data)
         arguments = {"expected_version": data.pop("version"), "stage": data.pop("stage")}
         outcome = data.pop("outcome")
-        keep = ("amount", "close_date") if outcome == "won" else ("lost_reason", "competitor", "close_comment", "close_date")
+        keep = ("amount", "close_date", "stage_reason") if outcome == "won" else ("lost_reason", "competitor", "close_comment", "close_date")
         arguments.update({k: data[k] for k in keep if data.get(k) not in (None, "")})
         return arguments
 

@@ -316,8 +316,13 @@ OPPORTUNITY_CREATE_FIELDS = ("name", "account_id", "stage", "amount", "currency"
 
 
 def first_open_stage() -> str:
-    """Where a new deal starts when the seller names no stage: where the newest open deal started
-    (two index lookups, whatever the size of the pipeline), else Prospecting."""
+    """Where a new deal starts when the seller names no stage: the first of the sales leader's stages
+    (deals.guided), else where the newest open deal started (two index lookups, whatever the size of
+    the pipeline), else Prospecting."""
+    from dealpilot.deals.models import SalesStage  # the deals app builds on crm: read its stage order lazily
+
+    if first := SalesStage.objects.order_by("position", "id").values_list("name", flat=True).first():
+        return first
     newest = Opportunity.objects.filter(is_closed=False).order_by("-pk").values_list("pk", flat=True).first()
     first = StageHistory.objects.filter(opportunity_id=newest).order_by("changed_at").values_list("stage", flat=True).first()
     return first or "Prospecting"
