@@ -265,6 +265,21 @@ def test_a_deal_is_closed_lost_from_its_page_only_with_a_reason(org):
     assert (deal.is_closed, deal.is_won, deal.lost_reason, deal.competitor) == (True, False, "Lost to a competitor", "Acme")
 
 
+def test_pages_with_several_forms_give_each_field_its_own_id(org):
+    """Labels, keyboard focus and browser tests find a field by its id: the edit form, the log panel and the
+    two close forms on one page once all rendered `id_stage`."""
+    import re
+    from collections import Counter
+
+    deal = org.opportunities["rep_dach"][0]
+    rep = client_for(org.rep_dach)
+    for url in (f"/opportunities/{deal.pk}/", f"/opportunities/{deal.pk}/edit/", f"/accounts/{deal.account_id}/"):
+        page = rep.get(url)
+        assert page.status_code == 200, url
+        ids = Counter(re.findall(r'\sid="([^"]+)"', page.content.decode()))
+        assert [i for i, n in ids.items() if n > 1] == [], url
+
+
 def test_the_opportunity_list_shows_each_deals_next_step(org):
     deal = org.opportunities["rep_dach"][0]
     activities.create_next_step(org.rep_dach, subject="Overdue follow-up", opportunity_id=deal.pk, due_date=today() - timedelta(days=2))

@@ -35,7 +35,9 @@ REFUSED = sorted(PRIVILEGE_FIELDS)
 BIN = {"deleted_at", "deleted_by"}  # dealpilot's recycle bin: a re-import never brings a record back
 NOT_IMPORTABLE = {
     "user": set(PRIVILEGE_FIELDS),
-    "account": BIN, "contact": BIN, "activity": BIN,
+    "account": BIN, "contact": BIN,
+    # the CRM's one contact per task is `contact`; who attended and who logged it in dealpilot are ours
+    "activity": BIN | {"contacts", "logged_by"},
     "opportunity": BIN | {"products"},  # many-to-many through line items, which are imported as their own target
 }
 # What an attacker would put in a mapping for each refused field.

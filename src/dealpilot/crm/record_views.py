@@ -447,9 +447,9 @@ def recording_context(user, *, opportunity: Opportunity | None = None, account: 
                "step_form": NextStepForm(user=user, initial=about)}
     if opportunity is not None:
         context.update(line_form=LineItemForm(), role_form=ContactRoleForm(),
-                       close_won=QuickCloseForm(initial={"outcome": "won", "stage": won_stage(), "version": opportunity.version,
+                       close_won=QuickCloseForm(auto_id="close-won-%s", initial={"outcome": "won", "stage": won_stage(), "version": opportunity.version,
                                                          "amount": opportunity.amount, "close_date": timezone.localdate()}),
-                       close_lost=QuickCloseForm(initial={"outcome": "lost", "stage": lost_stage(), "version": opportunity.version,
+                       close_lost=QuickCloseForm(auto_id="close-lost-%s", initial={"outcome": "lost", "stage": lost_stage(), "version": opportunity.version,
                                                           "close_date": timezone.localdate()}))
     return context
 

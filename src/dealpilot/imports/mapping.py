@@ -78,7 +78,7 @@ IMPORTABLE_FIELDS: dict[str, frozenset[str]] = {
                                 "changed_at", "changed_by"}),
     "contact_role": frozenset({"crm_id", "extra", "opportunity", "contact", "role", "role_detail", "is_primary"}),
     "activity": frozenset({"crm_id", "extra", "kind", "direction", "activity_date", "subject", "status", "owner",
-                           "account", "contact", "opportunity"}),
+                           "account", "contact", "opportunity", "outcome", "notes"}),
     "target": frozenset({"crm_id", "extra", "owner", "period_start", "period_end", "amount", "currency"}),
 }
 
