@@ -273,7 +273,8 @@ def test_pages_with_several_forms_give_each_field_its_own_id(org):
 
     deal = org.opportunities["rep_dach"][0]
     rep = client_for(org.rep_dach)
-    for url in (f"/opportunities/{deal.pk}/", f"/opportunities/{deal.pk}/edit/", f"/accounts/{deal.account_id}/"):
+    contact = records.create_contact(org.rep_dach, account_id=deal.account_id, last_name="Ids")
+    for url in (f"/opportunities/{deal.pk}/", f"/accounts/{deal.account_id}/", f"/contacts/{contact.pk}/", "/next-steps/"):
         page = rep.get(url)
         assert page.status_code == 200, url
         ids = Counter(re.findall(r'\sid="([^"]+)"', page.content.decode()))

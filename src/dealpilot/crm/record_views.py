@@ -425,7 +425,7 @@ def next_step_list(request):
     return render(request, "crm/next_steps.html", {
         "page": page, "when": when, "status": status, "mine": mine, "today": timezone.localdate(),
         "whens": [("overdue", "Overdue"), ("today", "Today"), ("week", "This week"), ("later", "Later"), ("all", "All")],
-        "can_record": records.may_record(request.user), "step_form": NextStepForm(user=request.user)})
+        "can_record": records.may_record(request.user), "step_form": NextStepForm(user=request.user, auto_id="step-%s")})
 
 
 def recording_context(user, *, opportunity: Opportunity | None = None, account: Account | None = None) -> dict:
@@ -444,7 +444,7 @@ def recording_context(user, *, opportunity: Opportunity | None = None, account: 
     about = {"opportunity": opportunity.pk if opportunity else None, "account": account.pk if account else None}
     context = {"can_record": True, "today": timezone.localdate(), "account_contacts": contacts,
                "log_form": ActivityLogForm(initial={**about, "contacts": ticked}, contacts=contacts),
-               "step_form": NextStepForm(user=user, initial=about)}
+               "step_form": NextStepForm(user=user, initial=about, auto_id="step-%s")}
     if opportunity is not None:
         context.update(line_form=LineItemForm(), role_form=ContactRoleForm(),
                        close_won=QuickCloseForm(auto_id="close-won-%s", initial={"outcome": "won", "stage": won_stage(), "version": opportunity.version,
