@@ -18,6 +18,7 @@ from dealpilot.forecasting.api import router as forecast_router
 from dealpilot.performance.api import router as performance_router
 from dealpilot.planning.api import router as planning_router
 from dealpilot.recycle_bin.api import router as recycle_bin_router
+from dealpilot.today.api import router as today_router
 
 
 
@@ -126,4 +127,5 @@ api.add_router("/deals/", deals_router)
 api.add_router("/enablement/", enablement_router)
 api.add_router("/cadence/", cadence_router)
 api.add_router("/recycle-bin", recycle_bin_router)
+api.add_router("/today", today_router)
 api.add_router("/forecast/", forecast_router)

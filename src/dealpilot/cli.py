@@ -315,6 +315,9 @@ app.add_typer(forecast_app, name="forecast")
 from dealpilot.crm.cli import records_app  # noqa: E402  (the CRM records as the web lists show them)
 
 app.add_typer(records_app, name="records")
+from dealpilot.today.cli import today as today_command  # noqa: E402  (a person's Today list)
+
+app.command("today")(today_command)
 content_app = typer.Typer(help="Enablement content: suggestions for a deal.", no_args_is_help=True)
 app.add_typer(content_app, name="content")
 

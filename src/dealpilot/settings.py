@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "dealpilot.forecasting",
     "dealpilot.history",
     "dealpilot.recycle_bin",
+    "dealpilot.today",
     "dealpilot.web",
 ]
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("cadence/", include("dealpilot.cadence.urls")),
     path("forecast/", include("dealpilot.forecasting.urls")),
     path("recycle-bin/", include("dealpilot.recycle_bin.urls")),
+    path("today/", include("dealpilot.today.urls")),
     path("", include("dealpilot.crm.urls")),
     path("", include("dealpilot.web.urls")),
 ]

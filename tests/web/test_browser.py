@@ -40,13 +40,16 @@ def screenshot_path(tmp_path: Path) -> Path:
 def test_log_in_filter_open_an_opportunity_and_its_account(page, live_server, showcase, tmp_path):
     from playwright.sync_api import expect
 
-    # anonymous: the home page asks for a login, which lands on the opportunity list
+    # anonymous: the home page asks for a login, which lands on Today; the opportunity list is one click away
     page.goto(live_server.url + "/")
     expect(page).to_have_url(re.compile(r"/login/\?next=/$"))
     page.screenshot(path=str(tmp_path / "login.png"))
     page.fill("#id_username", showcase["leader"].username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/today/$"))
+    expect(page.get_by_role("heading", name="Today")).to_be_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Opportunities").click()
     expect(page).to_have_url(re.compile(r"/opportunities/$"))
     expect(page.get_by_role("heading", name="Opportunities")).to_be_visible()
     expect(page.locator(".usermenu")).to_contain_text("Claire Donovan")

@@ -81,14 +81,14 @@ def site(transactional_db):
     chart = True
     pages = {
         # role: [(path, charts drawn there)]
-        leader.username: [("/", False), ("/opportunities/", False), (opp, False), ("/planning/", chart), (acc, False),
+        leader.username: [("/", False), ("/today/", False), ("/today/settings/", False), ("/opportunities/", False), (opp, False), ("/planning/", chart), (acc, False),
                           (plan_acc, False), (plan_acc + "plan/", False), (plan_acc + "people/", chart), ("/team/", chart),
                           ("/cadence/week/", False), (agenda, False), ("/enablement/", False),
                           (f"/enablement/modules/{module.pk}/", False), ("/enablement/knowledge/", False),
                           ("/imports/", False), (f"/imports/{run.pk}/", False), ("/recycle-bin/", False),
                           ("/account/tokens/", False), ("/api/docs", False)],
-        manager.username: [("/team/", chart), ("/cadence/week/", False), (agenda, False), ("/cadence/adherence/", chart)],
-        rep.username: [("/opportunities/", False), (opp, False), ("/planning/", chart), (plan_acc, False),
+        manager.username: [("/today/", False), ("/team/", chart), ("/cadence/week/", False), (agenda, False), ("/cadence/adherence/", chart)],
+        rep.username: [("/today/", False), ("/opportunities/", False), (opp, False), ("/planning/", chart), (plan_acc, False),
                        (plan_acc + "plan/", False), (plan_acc + "people/", chart), ("/enablement/", False),
                        ("/recycle-bin/", False), ("/account/tokens/", False), ("/api/docs", False)],
         author.username: [("/enablement/", False), (f"/enablement/modules/{module.pk}/", False),
@@ -154,7 +154,7 @@ def test_every_main_page_runs_under_the_policy(site, live_server, monkeypatch, t
             page.fill("#id_username", username)
             page.fill("#id_password", PASSWORD)
             page.click("button[type=submit]")
-            page.wait_for_url(re.compile(r"/opportunities/$"))
+            page.wait_for_url(re.compile(r"/(today|opportunities)/$"))  # the sales team lands on Today, authors on the deals
             for path, charts in pages:
                 visit(path, charts)
             # the API and error answers carry both policies too (fetched, not shown)

@@ -40,7 +40,7 @@ def account_links(html: str) -> set[int]:
 # ---- login and navigation -----------------------------------------------------------------------
 
 
-def test_login_page_signs_a_user_in_and_lands_on_the_opportunities(client, org):
+def test_login_page_signs_a_user_in_and_lands_on_today(client, org):
     page = client.get(reverse("web:login"))
     assert page.status_code == 200
     assert b'name="username"' in page.content and b'name="password"' in page.content and b"csrfmiddlewaretoken" in page.content
@@ -49,8 +49,8 @@ def test_login_page_signs_a_user_in_and_lands_on_the_opportunities(client, org):
     assert bad.status_code == 200 and b"alert-error" in bad.content
 
     response = client.post(reverse("web:login"), {"username": "rep_emea", "password": PASSWORD}, follow=True)
-    assert response.redirect_chain[-1][0] == reverse("crm:opportunity_list")
-    assert b"rep_emea open deal" in response.content
+    assert response.redirect_chain[-1][0] == reverse("today:index")
+    assert b"<h1>Today</h1>" in response.content
 
 
 @pytest.mark.parametrize("name", ["web:home", *LIST_PAGES])

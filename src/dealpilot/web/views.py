@@ -10,7 +10,10 @@ from dealpilot.crm.services import create_api_token, revoke_api_token
 
 @login_required
 def home(request):
-    return redirect("crm:opportunity_list")
+    """The sales team lands on Today; enablement authors on the opportunities list."""
+    from dealpilot.today.services import may_use_today
+
+    return redirect("today:index" if may_use_today(request.user) else "crm:opportunity_list")
 
 
 @login_required
