@@ -8,6 +8,8 @@ from decimal import Decimal
 from django import forms
 from django.forms import formset_factory
 
+from dealpilot.guidance.columns import RISK_SORTS
+
 from dealpilot.validation import CODE_MAX, COMMENT_MAX, DESCRIPTION_MAX, LINE_MAX, NOTE_MAX, SEARCH_MAX, STAGE_MAX, DayField, IdField
 
 from . import selectors
@@ -67,7 +69,7 @@ class AccountFilterForm(_FilterForm):
 
 
 class OpportunityFilterForm(_FilterForm):
-    sort_choices = selectors.OPPORTUNITY_SORTS
+    sort_choices = {**selectors.OPPORTUNITY_SORTS, **RISK_SORTS}
 
     q = forms.CharField(required=False, label="Search", max_length=SEARCH_MAX,
                         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Opportunity or account"}))

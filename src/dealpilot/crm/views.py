@@ -12,6 +12,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from dealpilot.concurrency import StaleWrite
+from dealpilot.guidance.columns import RISK_SORTS, with_risk_columns
 
 from dealpilot.history.diffs import history_context
 from dealpilot.recycle_bin.services import may_delete
@@ -56,7 +57,11 @@ def account_detail(request, pk: int):
 @login_required
 def opportunity_list(request):
     form = OpportunityFilterForm(request.GET, user=request.user)
-    rows = selectors.opportunity_list(request.user, **form.filters())
+    filters = form.filters()
+    rows = selectors.opportunity_list(request.user, **{k: v for k, v in filters.items() if not (k == "sort" and v in RISK_SORTS)})
+    rows = with_risk_columns(rows, timezone.localdate())  # win probability, its change since last week, signals
+    if filters.get("sort") in RISK_SORTS:
+        rows = rows.order_by(*RISK_SORTS[filters["sort"]])
     return _list_page(request, form=form, rows=selectors.with_next_step(rows), full_template="crm/opportunity_list.html",
                       partial_template="crm/_opportunity_results.html",
                       extra={"totals": selectors.opportunity_totals(rows), "today": timezone.localdate(),

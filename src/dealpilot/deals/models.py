@@ -160,6 +160,9 @@ class WinScore(models.Model):
     reasons_up = models.JSONField(default=list)
     reasons_down = models.JSONField(default=list)
     note = models.CharField(max_length=500, blank=True)
+    # the deal's signals when it was scored ([{code, title}]): the lists show and sort by their number
+    vulnerabilities = models.JSONField(default=list, blank=True)
+    vulnerability_count = models.PositiveSmallIntegerField(default=0)
     scored_at = models.DateTimeField()
 
 

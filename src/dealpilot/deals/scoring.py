@@ -58,6 +58,7 @@ class DealScore:
     reasons_down: list[Reason]
     note: str
     model_run_id: int | None = None
+    vulnerabilities: list[dict] = field(default_factory=list)  # [{code, title}] of the insight it was scored from
 
 
 @dataclass
@@ -318,18 +319,24 @@ def score_records(records: dict[int, DealRecord], ctx: ScoringContext, today: da
                   ) -> tuple[list[DealInsight], list[DealScore]]:
     items = [insight(current_state(r, today), ctx) for r in records.values() if not r.is_closed]
     if ctx.model is not None and ctx.features is not None:
-        return items, model_scores(items, ctx)
-    return items, [rules_score(i, ctx) for i in items]
+        scores = model_scores(items, ctx)
+    else:
+        scores = [rules_score(i, ctx) for i in items]
+    signals = {i.state.record.id: [{"code": v.code, "title": v.title} for v in i.vulnerabilities] for i in items}
+    for score in scores:
+        score.vulnerabilities = signals.get(score.opportunity_id, [])
+    return items, scores
 
 
 def store_scores(scores: list[DealScore]) -> None:
     now = timezone.now()
     objs = [WinScore(opportunity_id=s.opportunity_id, probability=s.probability, method=s.method, model_run_id=s.model_run_id,
                      reasons_up=[r.as_dict() for r in s.reasons_up], reasons_down=[r.as_dict() for r in s.reasons_down],
-                     note=s.note[:500], scored_at=now) for s in scores]
+                     note=s.note[:500], vulnerabilities=s.vulnerabilities, vulnerability_count=len(s.vulnerabilities),
+                     scored_at=now) for s in scores]
     WinScore.objects.bulk_create(objs, batch_size=500, update_conflicts=True, unique_fields=["opportunity"],
                                  update_fields=["probability", "method", "model_run", "reasons_up", "reasons_down", "note",
-                                                "scored_at"])
+                                                "vulnerabilities", "vulnerability_count", "scored_at"])
 
 
 def score_open_deals(ids: list[int] | None = None, *, batch: int = 2000) -> int:
