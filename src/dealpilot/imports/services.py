@@ -187,12 +187,12 @@ def resolve_conflict(user, conflict_id: int, keep: str):
     from .models import Resolution, SyncConflict
 
     require_sync_admin(user)
-    if keep not in Resolution.values:
-        raise ValueError(f"keep must be one of {', '.join(Resolution.values)}")
     with transaction.atomic():
         conflict = SyncConflict.objects.select_for_update().filter(pk=conflict_id).first()
         if conflict is None:
             raise ConflictNotFound(f"conflict {conflict_id} not found")
+        if keep not in Resolution.values:
+            raise ValueError(f"keep must be one of {', '.join(Resolution.values)}")
         if conflict.resolved_at is not None:
             raise AlreadyResolved(f"conflict {conflict_id} was resolved on {conflict.resolved_at:%Y-%m-%d %H:%M}")
         model = TARGETS[conflict.target]
