@@ -14,6 +14,13 @@
    COPY and its commit are timed.
 4. Memory must stay flat whatever the size of the export: the two imports run again at a tenth of
    the scale (--memory-scale) and both peaks are shown.
+
+Re-imports (--reimport): into one fresh database per backend, the first import, then a re-import of
+the same export, of a re-written identical export (same rows, every file rewritten in another row
+order with every cell quoted: new bytes), and of an export with 1% of the opportunities changed;
+each against the first import measured in the same run:
+
+    .venv/bin/python bench/import_bench.py --reimport --accounts 10000 --opportunities 100000 --activities 20000
 """
 
 from __future__ import annotations
@@ -328,8 +335,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     parser.add_argument("--write-docs", type=Path, help="write the results into this markdown file")
     parser.add_argument("--docs-section", help="name of the block of --write-docs to replace (default: the scale)")
+    parser.add_argument("--reimport", action="store_true",
+                        help="measure re-imports (same export, re-written export, 1%% changed) against the first import")
     args = parser.parse_args(argv)
     command = shlex.join([".venv/bin/python", "bench/import_bench.py", *(argv if argv is not None else sys.argv[1:])])
+    if args.reimport:
+        return reimport_main(args, command)
 
     args.out.mkdir(parents=True, exist_ok=True)
     scales = [(args.accounts, args.opportunities, args.activities)]
@@ -443,6 +454,121 @@ def write_docs(path: Path, section: str, command: str, runs: list[Run], lines, g
         current = (current or "# Benchmarks\n\n## Import\n\n") + block + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(current)
+
+
+# ---- re-imports -------------------------------------------------------------------------------
+
+
+def rewritten_export(export: Path, folder: Path, seed: int) -> Path:
+    """The same rows in new bytes: every file's rows shuffled, every cell quoted."""
+    import random
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in sorted(export.glob("*.csv")):
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader)
+            rows = list(reader)
+        random.Random(seed).shuffle(rows)
+        with open(folder / path.name, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, quoting=csv.QUOTE_ALL)
+            writer.writerow(header)
+            writer.writerows(rows)
+    return folder
+
+
+def changed_export(export: Path, folder: Path, share: float, seed: int) -> tuple[Path, int]:
+    """The export with `share` of the opportunities' amounts changed (every other file as it is)."""
+    import random
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in sorted(export.glob("*.csv")):
+        if path.name != "Opportunity.csv":
+            shutil.copyfile(path, folder / path.name)
+    with open(export / "Opportunity.csv", newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        rows = list(reader)
+    amount = header.index("Amount")
+    rng = random.Random(seed)
+    picked = rng.sample(range(len(rows)), max(1, int(len(rows) * share)))
+    for i in picked:
+        rows[i][amount] = f"{float(rows[i][amount] or 0) + 1000:.2f}"
+    with open(folder / "Opportunity.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return folder, len(picked)
+
+
+def reimport_main(args, command: str) -> int:
+    started = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    scale = scale_name(args.accounts, args.opportunities, args.activities)
+    export, info = ensure_export(args.out, args.accounts, args.opportunities, args.activities, args.seed)
+    variants = args.out / f"reimport-{args.accounts}-{args.opportunities}-{args.activities}-seed{args.seed}"
+    rewritten = rewritten_export(export, variants / "rewritten", args.seed)
+    changed, n_changed = changed_export(export, variants / "changed", 0.01, args.seed)
+    plan = [("first import", export), ("same export again", export), ("re-written identical export", rewritten),
+            (f"1% of opportunities changed ({n_changed:,})", changed)]
+    pg = Postgres(args.postgres) if "postgres" not in args.skip else None
+    results: list[tuple[str, list[Run]]] = []
+    tag = f"dealpilot_bench_{os.getpid()}"
+    try:
+        with tempfile.TemporaryDirectory(prefix="dealpilot-bench-") as tmp:
+            for backend in ("sqlite", "postgres"):
+                if backend in args.skip:
+                    continue
+                if backend == "sqlite":
+                    db = args.out / "reimport.sqlite3"
+                    for p in args.out.glob("reimport.sqlite3*"):
+                        p.unlink()
+                    url = f"sqlite:///{db}"
+                else:
+                    url = pg.fresh(f"{tag}_reimport")
+                runs = [import_run(name, scale, folder, url, Path(tmp) / backend, args.out / f"reimport-{backend}-{i}.log")
+                        for i, (name, folder) in enumerate(plan)]
+                results.append(("SQLite" if backend == "sqlite" else "PostgreSQL", runs))
+                if backend == "sqlite" and not args.keep:
+                    for p in args.out.glob("reimport.sqlite3*"):
+                        p.unlink()
+    finally:
+        if pg is not None and not args.keep:
+            pg.drop_all()
+    machine_info = machine()
+    if pg is not None:
+        machine_info["postgresql"] = pg.version()
+    load = os.getloadavg()
+    lines = ["| database | run | rows read | seconds | first import / this run | peak RSS |", "|---|---|---:|---:|---:|---:|"]
+    for backend, runs in results:
+        first = runs[0].seconds
+        for run in runs:
+            lines.append(f"| {backend} | {run.name} | {run.rows:,} | {run.seconds:,.1f} | {first / run.seconds:,.1f}x | "
+                         f"{mib(run.peak_rss)} |")
+    print("\n".join(lines))
+    for backend, runs in results:
+        for run in runs:
+            print(f"{backend} {run.name}: {run.note}")
+    print(f"\nload average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; machine: {machine_info}; "
+          f"total {time.perf_counter() - started:,.0f} s")
+    if args.write_docs:
+        section = args.docs_section or f"re-imports at {scale}"
+        block = [MARKERS.format("start", section), f"### Re-imports at {scale} (accounts/opportunities/activities)", "",
+                 "```", command, "```", "", *lines, "",
+                 f"- export: {info['rows']:,} rows in {len(list(export.glob('*.csv')))} files; the re-written export has "
+                 "the same rows shuffled, every cell quoted; the changed one 1% of Opportunity.csv's amounts",
+                 f"- the one-line summaries: " + "; ".join(f"{b} {r.name}: {r.note}" for b, rs in results for r in rs[1:]),
+                 f"- machine: {machine_info}; load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
+                 MARKERS.format("end", section)]
+        text = args.write_docs.read_text() if args.write_docs.exists() else ""
+        start, end = MARKERS.format("start", section), MARKERS.format("end", section)
+        if start in text and end in text:
+            text = text[:text.index(start)] + "\n".join(block) + text[text.index(end) + len(end):]
+        else:
+            text = text.rstrip("\n") + "\n\n" + "\n".join(block) + "\n"
+        args.write_docs.write_text(text)
+    return 0
 
 
 if __name__ == "__main__":

@@ -19,6 +19,9 @@ FORBIDDEN = {"owner", "owner_id", "team", "team_id", "created_by", "created_by_i
 
 # (method, path, field) -> why it is allowed, and where that is enforced and tested
 ALLOWED = {
+    ("put", "/api/imports/field-owners", "owner"):
+        "who wins a field on re-import (the CRM or dealpilot), not a record's owner: administrators only, others 403 "
+        "(imports.services.set_field_owner; tests/imports/test_reimport.py)",
     ("patch", "/api/crm/opportunities/{opportunity_id}", "owner_id"):
         "reassigning a deal: only managers (to people in their team subtree), sales leaders and admins; a rep gets "
         "403, an owner out of reach 400 (crm.services.update_opportunity; tests/crm/test_opportunity_edit.py)",

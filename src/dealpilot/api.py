@@ -15,6 +15,7 @@ from dealpilot.crm.api import router as crm_router
 from dealpilot.deals.api import router as deals_router
 from dealpilot.enablement.api import router as enablement_router
 from dealpilot.forecasting.api import router as forecast_router
+from dealpilot.imports.api import router as imports_router
 from dealpilot.performance.api import router as performance_router
 from dealpilot.planning.api import router as planning_router
 from dealpilot.recycle_bin.api import router as recycle_bin_router
@@ -129,3 +130,4 @@ api.add_router("/cadence/", cadence_router)
 api.add_router("/recycle-bin", recycle_bin_router)
 api.add_router("/today", today_router)
 api.add_router("/forecast/", forecast_router)
+api.add_router("/imports/", imports_router)

@@ -63,6 +63,13 @@ def print_result(result: ImportResult, console: Console) -> None:
                                                                      step.unchanged, step.rejected, step.skipped)))
     console.print(table)
     for step in result.steps:
+        if step.unchanged_skipped:
+            console.print(f"  {step.label}: {step.unchanged_skipped:,} rows unchanged since the last import, skipped")
+        if step.kept:
+            console.print(f"  {step.label}: {step.kept:,} field(s) edited in dealpilot kept")
+        if step.conflicts:
+            console.print(f"  {step.label}: {step.conflicts:,} conflict(s) (changed in the CRM and in dealpilot): "
+                          "an admin resolves them on the Imports > Conflicts page")
         for note, count in sorted(step.notes.items()):
             console.print(f"  note: {step.label}: {note} ({count:,} rows)")
     # The one-line summary goes to stdout, for scripts.

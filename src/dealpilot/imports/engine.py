@@ -28,6 +28,7 @@ from dealpilot.crm.visibility import forget_team_tree
 from dealpilot.exports import safe_cell
 
 from .mapping import ENGINE_FIELDS, LOGIN_GUARDED_FIELDS, VERSION_FIELD, FieldRule, Mapping, MappingError, RowConverter, Step, load_mapping
+from . import sync
 from .parsing import BadValue
 from .sources import ExportError, ExportSource
 
@@ -62,6 +63,9 @@ class StepResult:
     rejected: int = 0
     skipped: int = 0
     in_recycle_bin: int = 0  # rows whose record was deleted in dealpilot: updated, and kept in the bin
+    unchanged_skipped: int = 0  # rows identical to the last import's: skipped before conversion (in `unchanged` too)
+    conflicts: int = 0  # fields both the CRM and dealpilot changed (SyncConflict rows)
+    kept: int = 0  # fields whose value from dealpilot the import left as it was
     notes: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -96,6 +100,15 @@ class ImportResult:
         text = f"{self.rows_read:,} rows read, {self.rows_imported:,} imported, {self.rows_rejected:,} rejected"
         if not self.committed:
             text += " (nothing imported: --strict)"
+        skipped = sum(s.unchanged_skipped for s in self.steps)
+        if skipped:
+            text += f"; {skipped:,} unchanged since the last import (skipped)"
+        kept = sum(s.kept for s in self.steps) if self.committed else 0
+        if kept:
+            text += f"; {kept:,} field(s) edited in dealpilot kept"
+        conflicts = sum(s.conflicts for s in self.steps) if self.committed else 0
+        if conflicts:
+            text += f"; {conflicts:,} conflict(s) for an admin (changed in the CRM and in dealpilot)"
         binned = sum(s.in_recycle_bin for s in self.steps) if self.committed else 0
         if binned:
             text += f"; {binned:,} in the recycle bin (updated, but kept there: restore them in dealpilot)"
@@ -211,9 +224,11 @@ def import_export(
     error_path: Path | None = None,
     progress: Progress | None = None,
     date_order: str | None = None,
+    run_id: int | None = None,
 ) -> ImportResult:
     """Import an export of `kind` (salesforce, hubspot, or csv with a mapping). Raises ExportError /
-    MappingError for a fatal problem (nothing imported); rejected rows are reported, not raised."""
+    MappingError for a fatal problem (nothing imported); rejected rows are reported, not raised.
+    `run_id`: the ImportRun the conflicts and baselines are recorded against (the web page's)."""
     if kind == "csv":
         if mapping_path is None:
             raise MappingError("a csv import needs --mapping MAPPING.yaml")
@@ -250,7 +265,7 @@ def import_export(
                 if name not in encodings:
                     encodings[name] = mapping.encoding or source.detect_encoding(name)
                 tracker.label = f"{step.label} from {source.display_name(name)}"
-                result = _run_step(step, mapping, source, name, encodings[name], tracker, rejections)
+                result = _run_step(step, mapping, source, name, encodings[name], tracker, rejections, run_id)
                 rows_per_file[name] = max(rows_per_file.get(name, 0), result.read)
                 results.append(result)
             if strict and rejections:
@@ -264,13 +279,15 @@ def import_export(
 
 
 def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, encoding: str,
-              tracker: _Progress, rejections: list[Rejection]) -> StepResult:
+              tracker: _Progress, rejections: list[Rejection], run_id: int | None = None) -> StepResult:
     display = source.display_name(name)
     result = StepResult(step.label, step.target, display)
     model = step.model
     dialect = _Dialect()
     rules = step.rules
-    columns = ["row_no", "reject"] + [r.name for r in rules]
+    names = [r.name for r in rules]
+    columns = ["row_no", "reject", "row_hash", "baseline", "keep"] + names
+    tracked = sync.tracks_fields(step)
     step_rejects: list[Rejection] = []
 
     with connection.cursor() as cursor:
@@ -278,7 +295,9 @@ def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, enc
         col_defs = ", ".join(
             f"{_quote(r.name)} {dialect.stage_type(r, model._meta.get_field(r.name))}" for r in rules
         )
-        cursor.execute(f"CREATE TEMPORARY TABLE {STAGE} (row_no integer, reject text, {col_defs})")
+        cursor.execute(f"CREATE TEMPORARY TABLE {STAGE} (row_no integer, reject text, row_hash text, baseline text, "
+                       f"keep text, {col_defs})")
+        hashes = sync.stored_hashes(cursor, step)  # crm id -> the row's hash at the last import
 
         with source.rows(name, encoding, on_read=tracker.add) as (header, reader):
             try:
@@ -287,6 +306,9 @@ def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, enc
                 raise ExportError(str(exc)) from None
             width = len(header)
             convert, skip, explode_at = converter.convert, converter.skip_positions, converter.explode_position
+            hasher = sync.RowHasher(step, mapping, header)
+            crm_id_of = converter.fields[names.index("crm_id")]
+            seen: dict[str, tuple[int, bool]] = {}  # crm id -> (first row, skipped as unchanged)
             with _StageWriter(cursor, columns, dialect) as writer:
                 for row_no, cells in _numbered(reader, display):
                     if len(cells) != width:
@@ -303,12 +325,33 @@ def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, enc
                         result.skipped += 1
                         continue
                     for cells in _exploded(cells, explode_at):
+                        row_hash = hasher(cells)
+                        try:
+                            crm_id = crm_id_of(cells)
+                        except BadValue:
+                            crm_id = None  # converting the row says what is wrong
+                        if crm_id is not None:
+                            first = seen.get(crm_id)
+                            if first is None:
+                                if hashes.get(crm_id) == row_hash:  # as at the last import: nothing to do
+                                    seen[crm_id] = (row_no, True)
+                                    result.unchanged_skipped += 1
+                                    continue
+                                seen[crm_id] = (row_no, False)
+                            elif first[1]:  # a later row with the id of a skipped one: a duplicate, as in SQL
+                                if step.dedupe:
+                                    result.skipped += 1
+                                else:
+                                    step_rejects.append(Rejection(display, row_no, crm_id,
+                                                                  f"duplicate id {crm_id} (first on row {first[0]})"))
+                                continue
                         try:
                             values = convert(cells)
                         except BadValue as exc:
                             step_rejects.append(Rejection(display, row_no, converter.crm_id_of(cells), str(exc)))
                             continue
-                        writer.write((row_no, None, *values))
+                        baseline = sync.baseline_json(names, values) if tracked else None
+                        writer.write((row_no, None, row_hash, baseline, None, *values))
         for note, count in converter.notes.items():
             result.notes[note] = result.notes.get(note, 0) + count
 
@@ -319,7 +362,12 @@ def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, enc
                 result.skipped += 1
             else:
                 step_rejects.append(Rejection(display, row_no, crm_id or "", reason))
-        _upsert(cursor, step, dialect, result)
+        reconciled = sync.reconcile(cursor, step, STAGE, run_id) if tracked else None
+        _upsert(cursor, step, dialect, result, keeps=bool(reconciled and reconciled.keep_rows))
+        sync.store_baselines(cursor, step, STAGE, run_id, dialect.json_expr)
+        result.unchanged += result.unchanged_skipped
+        if reconciled:
+            result.conflicts, result.kept = reconciled.conflicts, reconciled.kept
         cursor.execute(f"DROP TABLE {STAGE}")
     if step.target == "team":
         forget_team_tree()  # written with SQL: no signal tells the request's copy of the tree
@@ -388,7 +436,9 @@ def _check_in_sql(cursor, step: Step, result: StepResult) -> None:
             ):
                 pass
         elif rule.unknown == "null":
-            cursor.execute(f"UPDATE {STAGE} SET {col} = NULL WHERE {col} IS NOT NULL AND NOT {in_parent}")
+            # no hash nor baseline for these rows: the next import links them once the parent is there
+            cursor.execute(f"UPDATE {STAGE} SET {col} = NULL, row_hash = NULL, baseline = NULL "
+                           f"WHERE {col} IS NOT NULL AND NOT {in_parent}")
             if cursor.rowcount:
                 result.notes[f"{label} not found, left empty"] = cursor.rowcount
         else:
@@ -459,7 +509,9 @@ def _count_kept(cursor, step: Step, table: str, joins: list[str], diffs: list[st
                      f"first: {', '.join(kept[:5])})"] = len(kept)
 
 
-def _upsert(cursor, step: Step, dialect: _Dialect, result: StepResult) -> None:
+def _upsert(cursor, step: Step, dialect: _Dialect, result: StepResult, keeps: bool = False) -> None:
+    """Insert new records, update changed ones. `keeps`: some staged rows name (in `keep`) fields
+    whose value from dealpilot stays (sync.reconcile): those take the record's own value."""
     model = step.model
     table = _quote(model._meta.db_table)
     field_of = {r.name: model._meta.get_field(r.name) for r in step.rules}
@@ -485,6 +537,9 @@ def _upsert(cursor, step: Step, dialect: _Dialect, result: StepResult) -> None:
             select_exprs.append(dialect.json_expr(f"s.{_quote(rule.name)}"))
         else:
             select_exprs.append(f"s.{_quote(rule.name)}")
+        if keeps and rule.name != "crm_id":
+            select_exprs[-1] = (f"CASE WHEN s.keep LIKE '%%,{rule.name},%%' THEN k.{_quote(model_field.column)} "
+                                f"ELSE {select_exprs[-1]} END")
         if rule.name in guarded:
             guarded_cols.add(model_field.column)
             kept_diffs.append(f"t.{_quote(model_field.column)} IS DISTINCT FROM {select_exprs[-1]}")
@@ -495,6 +550,8 @@ def _upsert(cursor, step: Step, dialect: _Dialect, result: StepResult) -> None:
             kept_joins.append(f"LEFT JOIN {table} p_{rule.name} ON p_{rule.name}.crm_id = s.{_quote(rule.name)}")
             kept_diffs.append(f"t.{_quote(field_of[rule.name].column)} IS DISTINCT FROM p_{rule.name}.id")
     _count_kept(cursor, step, table, kept_joins, kept_diffs, result)
+    if keeps:
+        joins.append(f"LEFT JOIN {table} k ON k.crm_id = s.crm_id")
     update_cols = list(insert_cols)
     now = dialect.now()
     for model_field in model._meta.concrete_fields:
@@ -553,7 +610,8 @@ def _upsert(cursor, step: Step, dialect: _Dialect, result: StepResult) -> None:
         only_guarded = f" AND {guard}" if rule.name in guarded else ""
         cursor.execute(
             f"UPDATE {table} SET {col} = x.parent_pk FROM (SELECT s.crm_id AS child, p.id AS parent_pk FROM {STAGE} s "
-            f"LEFT JOIN {table} p ON p.crm_id = s.{_quote(rule.name)} WHERE s.reject IS NULL) AS x "
+            f"LEFT JOIN {table} p ON p.crm_id = s.{_quote(rule.name)} WHERE s.reject IS NULL "
+            f"AND (s.keep IS NULL OR s.keep NOT LIKE '%,{rule.name},%')) AS x "
             f"WHERE {table}.crm_id = x.child AND {table}.{col} IS DISTINCT FROM x.parent_pk{only_guarded}"
         )
     if guarded and step.target == "team":

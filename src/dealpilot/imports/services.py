@@ -72,7 +72,7 @@ def execute_import_run(run: ImportRun) -> ImportRun:
 
     try:
         result = import_export(run.kind, Path(run.source_path), mapping_path=Path(run.mapping_path) if run.mapping_path else None,
-                               strict=run.strict, progress=progress)
+                               strict=run.strict, progress=progress, run_id=run.pk)
     except (ExportError, MappingError) as exc:
         run.status, run.message = ImportStatus.FAILED, without_server_paths(run, str(exc))
     except Exception as exc:  # an unexpected failure: the transaction rolled back; record it for the page
@@ -84,7 +84,8 @@ def execute_import_run(run: ImportRun) -> ImportRun:
         run.error_file = str(result.error_path or "")
         run.summary = {"steps": [
             {"records": s.label, "file": s.file, "read": s.read, "created": s.created, "updated": s.updated,
-             "unchanged": s.unchanged, "rejected": s.rejected, "skipped": s.skipped, "notes": s.notes}
+             "unchanged": s.unchanged, "unchanged_skipped": s.unchanged_skipped, "rejected": s.rejected,
+             "skipped": s.skipped, "conflicts": s.conflicts, "kept": s.kept, "notes": s.notes}
             for s in result.steps
         ]}
         run.message = result.summary(error_file=ERROR_FILE)
@@ -97,3 +98,112 @@ def execute_import_run(run: ImportRun) -> ImportRun:
         run.save()
         clear_progress(run)
     return run
+
+
+# ---- re-import conflicts and field owners (imports/sync.py) -----------------------------------------------
+
+
+class NotAdmin(PermissionError):
+    """Conflicts and field owners are for administrators (answered 403)."""
+
+
+class ConflictNotFound(LookupError):
+    """No such conflict (404)."""
+
+
+class AlreadyResolved(ValueError):
+    """The conflict was resolved before (409)."""
+
+
+def is_sync_admin(user) -> bool:
+    """Administrators (and superusers) resolve re-import conflicts and set field owners."""
+    from dealpilot.crm.models import Role
+
+    return bool(getattr(user, "is_authenticated", False) and user.is_active
+                and (user.is_superuser or user.role == Role.ADMIN))
+
+
+def require_sync_admin(user) -> None:
+    if not is_sync_admin(user):
+        raise NotAdmin("Only administrators resolve import conflicts and set field owners.")
+
+
+def ownable_fields() -> dict[str, list[str]]:
+    """target -> the CRM fields an admin may hand to dealpilot: those of the records people edit in dealpilot."""
+    from .mapping import IMPORTABLE_FIELDS, TARGETS, VERSION_FIELD
+
+    return {target: sorted(IMPORTABLE_FIELDS[target] - {"crm_id", "extra"}) for target, model in TARGETS.items()
+            if any(f.name == VERSION_FIELD for f in model._meta.concrete_fields)}
+
+
+def set_field_owner(user, target: str, field: str, owner: str) -> str:
+    """Who keeps `target.field` when the CRM and dealpilot both changed it: "crm" (the default) or "dealpilot"."""
+    from .models import FieldOwner, Owner
+
+    require_sync_admin(user)
+    fields = ownable_fields()
+    if target not in fields:
+        raise ValueError(f"unknown target {target!r}; field owners apply to: {', '.join(sorted(fields))}")
+    if field not in fields[target]:
+        raise ValueError(f"{target} has no CRM field {field!r}; its fields: {', '.join(fields[target])}")
+    if owner not in Owner.values:
+        raise ValueError(f"owner must be one of {', '.join(Owner.values)}")
+    if owner == Owner.CRM:
+        FieldOwner.objects.filter(target=target, field=field).delete()  # the default needs no row
+    else:
+        FieldOwner.objects.update_or_create(target=target, field=field, defaults={"owner": owner})
+    return owner
+
+
+def _typed(model_field, text):
+    """A conflict's canonical text (sync.canon) as the field's Python value."""
+    import json
+    from datetime import datetime, timezone as tz
+
+    from django.db import models
+
+    if text is None:
+        return None
+    if isinstance(model_field, models.ForeignKey):
+        return int(text)
+    if isinstance(model_field, models.BooleanField):
+        return text == "1"
+    if isinstance(model_field, models.DateTimeField):
+        return datetime.fromisoformat(text).replace(tzinfo=tz.utc)
+    if isinstance(model_field, models.JSONField):
+        return json.loads(text)
+    return model_field.to_python(text)
+
+
+def resolve_conflict(user, conflict_id: int, keep: str):
+    """Settle a conflict: keep the CRM's value or dealpilot's. The chosen value is written through the
+    model (crm's concurrency service: the version is bumped, the field history names `user`) when the
+    record holds another; the next import keeps it while the CRM does not change the field again."""
+    from django.db import transaction
+
+    from dealpilot.concurrency import save_if_current
+
+    from .mapping import TARGETS
+    from .models import Resolution, SyncConflict
+
+    require_sync_admin(user)
+    with transaction.atomic():
+        conflict = SyncConflict.objects.select_for_update().filter(pk=conflict_id).first()
+        if conflict is None:
+            raise ConflictNotFound(f"conflict {conflict_id} not found")
+        if keep not in Resolution.values:
+            raise ValueError(f"keep must be one of {', '.join(Resolution.values)}")
+        if conflict.resolved_at is not None:
+            raise AlreadyResolved(f"conflict {conflict_id} was resolved on {conflict.resolved_at:%Y-%m-%d %H:%M}")
+        model = TARGETS[conflict.target]
+        record = model._base_manager.filter(pk=conflict.record_id).first()
+        if record is not None:
+            model_field = model._meta.get_field(conflict.field)
+            value = _typed(model_field, (conflict.raw or {}).get(keep))
+            if model_field.is_relation and value is not None and not model_field.related_model._base_manager.filter(pk=value).exists():
+                raise ValueError(f"the {conflict.field.replace('_', ' ')} that value names no longer exists")
+            if getattr(record, model_field.attname) != value:
+                save_if_current(record, None, label=str(model._meta.verbose_name), **{model_field.attname: value})
+        conflict.resolution, conflict.resolved_by, conflict.resolved_at = keep, user, timezone.now()
+        conflict.save(update_fields=["resolution", "resolved_by", "resolved_at"])
+    return conflict

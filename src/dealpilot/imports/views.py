@@ -4,20 +4,25 @@ export, watch the run's progress, read its outcome and download its rejected row
 from __future__ import annotations
 
 import zipfile
+from functools import wraps
 from pathlib import Path
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dealpilot.web.access import leader_required
 from dealpilot.web.uploads import UploadLimitHandler, new_upload_folder, save_upload
 
-from . import progress, services
+from . import progress, selectors, services
 from .mapping import MappingError, load_mapping, parse_mapping_text
 from .models import ImportRun
 
@@ -98,7 +103,11 @@ class ImportForm(forms.Form):
 
 def _index_page(request, form: ImportForm, status: int = 200):
     runs = ImportRun.objects.select_related("created_by")[:RECENT_RUNS]
-    return render(request, "imports/index.html", {"form": form, "runs": runs, "max_upload": max_upload_bytes()}, status=status)
+    admin = services.is_sync_admin(request.user)
+    return render(request, "imports/index.html", {
+        "form": form, "runs": runs, "max_upload": max_upload_bytes(), "is_sync_admin": admin,
+        "open_conflicts": selectors.conflicts("open").count() if admin else 0,
+    }, status=status)
 
 
 @csrf_exempt  # CSRF is checked in _upload, after the size-limiting handler is in place
@@ -174,3 +183,59 @@ def run_errors(request, pk: int):
         raise Http404("This import has no error file")
     return FileResponse(path.open("rb"), as_attachment=True, filename=f"import-{run.pk}-{run.kind}-rejected-rows.csv",
                         content_type="text/csv")
+
+
+# ---- re-import conflicts (administrators only: others 403, no login -> the login page) ---------------------
+
+
+def admin_required(view):
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not services.is_sync_admin(request.user):
+            raise PermissionDenied("Only administrators resolve import conflicts and set field owners.")
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapped)
+
+
+@admin_required
+@require_GET
+def conflicts(request):
+    state = request.GET.get("state", "open")
+    if state not in ("open", "resolved", "all"):
+        state = "open"
+    queryset = selectors.conflicts(state)
+    page = Paginator(queryset, 100).get_page(request.GET.get("page"))
+    owners = selectors.field_owners()
+    return render(request, "imports/conflicts.html", {
+        "page": page, "state": state, "owners": owners,
+        "dealpilot_owned": [o for o in owners if o["owner"] == "dealpilot"],
+        "targets": services.ownable_fields(),
+    })
+
+
+@admin_required
+@require_POST
+def resolve_conflict(request, pk: int):
+    try:
+        services.resolve_conflict(request.user, pk, request.POST.get("keep", ""))
+    except services.ConflictNotFound:
+        raise Http404("No such conflict") from None
+    except (services.AlreadyResolved, ValueError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Conflict resolved.")
+    return redirect("imports:conflicts")
+
+
+@admin_required
+@require_POST
+def set_field_owner(request):
+    target, _, field = request.POST.get("field", "").partition(".")
+    try:
+        owner = services.set_field_owner(request.user, target, field, request.POST.get("owner", ""))
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{target}.{field}: {'dealpilot keeps its value' if owner == 'dealpilot' else 'the CRM wins'}.")
+    return redirect("imports:conflicts")
