@@ -38,7 +38,7 @@ def test_pipeline_agenda_opens_with_new_opportunities_since_the_last_held_meetin
     make_opportunity(org.rep_emea, name="Too old", created_date=since - timedelta(days=1))
     make_opportunity(org.rep_amer, name="Other team", created_date=day - timedelta(days=1))
     sections = agenda.build_agenda(org.manager_emea, this)
-    assert [s.key for s in sections] == ["new", "stalled", "slipped", "pushed_back"]
+    assert [s.key for s in sections] == ["new", "at_risk", "stalled", "slipped", "pushed_back", "plan_reviews", "diagnosis"]
     new = sections[0]
     assert agenda.agenda_since(org.manager_emea, this) == since
     rows = {r[0]: r for r in texts(new)}
@@ -149,3 +149,33 @@ def test_a_section_is_one_line_to_add(org, emea_cadence):
         assert [s.key for s in agenda.build_agenda(org.manager_emea, this)] == ["deals", "extra"]
     finally:
         agenda.SECTIONS[MeetingType.OPPORTUNITY_REVIEW].remove(extra)
+
+
+def test_a_one_to_one_lists_the_reps_deals_at_risk_with_probability_change_open_criteria_and_plan_reviews(org, emea_cadence):
+    from dealpilot.deals.models import WinScore
+    from dealpilot.deals.guided import ensure_default_stages
+    from dealpilot.forecasting.models import DealSnapshot, SnapshotWeek
+    from dealpilot.forecasting.rollup import week_of
+    from dealpilot.planning.models import AccountPlan
+
+    ensure_default_stages()
+    today = timezone.localdate()
+    late = make_opportunity(org.rep_dach, org.accounts["rep_dach"], name="Late renewal", stage="Qualification", amount=90000,
+                            close_date=today - timedelta(days=5))
+    last_week = week_of(today) - timedelta(days=7)
+    SnapshotWeek.objects.create(week=last_week, as_of=last_week, period_start=last_week, period_end=last_week + timedelta(days=90),
+                                taken_at=timezone.now())
+    DealSnapshot.objects.create(week=last_week, opportunity=late, owner=org.rep_dach, stage=late.stage, category="pipeline", probability=0.6)
+    WinScore.objects.create(opportunity=late, probability=0.35, method="rules", scored_at=timezone.now())
+    AccountPlan.objects.create(account=org.accounts["rep_dach"], title="Growth plan", period_start=today - timedelta(days=60),
+                               period_end=today + timedelta(days=300), review_date=today - timedelta(days=3))
+    one_to_one = emea_cadence.meetings.filter(kind=MeetingType.COACHING, attendees=org.rep_dach).get()
+    s = sections_by_key(org.manager_emea, slot_on_or_after(one_to_one, today))
+    assert list(s) == ["diagnosis", "at_risk", "plan_reviews"]
+    rows = texts(s["at_risk"])
+    assert rows[0][0] == "Late renewal" and rows[0][3] == "35% (-25)"
+    assert all(r[1] == "Dora Rep" for r in rows)  # the 1:1's rep only, not Erik's deals
+    assert rows[0][5] != "\u2014"  # qualification's exit criteria are open on a deal nobody qualified
+    assert s["at_risk"].rows[0].cells[3].flag
+    (review,) = texts(s["plan_reviews"])
+    assert review[:3] == ["Growth plan", "rep_dach account", "Dora Rep"]

@@ -113,7 +113,7 @@ def test_api_flow_and_bad_input(client, org, emea_cadence):
     assert moved.status_code == 200 and moved.json()["start"].startswith("2026-03-04T09:30")
     agenda = client.get(url).json()
     assert agenda["notes"] == "Moved"
-    assert [s["key"] for s in agenda["sections"]] == ["new", "stalled", "slipped", "pushed_back"]
+    assert [s["key"] for s in agenda["sections"]] == ["new", "at_risk", "stalled", "slipped", "pushed_back", "plan_reviews", "diagnosis"]
     assert put(client, f"{API}/meetings/{pipeline.pk}/occurrences/20200101T000000Z", {"status": "held"}).status_code == 404
     deal = org.opportunities["rep_dach"][0].pk
     assert put(client, f"{url}/deals/{deal}", {"note": "CFO meeting next week"}).status_code == 200

@@ -35,7 +35,7 @@ def test_manager_sets_a_cadence_subscribes_runs_a_meeting_and_coaches(page, live
     page.fill("#id_username", "henrik.mgr")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    expect(page.get_by_role("heading", name="Opportunities")).to_be_visible()
+    expect(page.get_by_role("heading", name="Today")).to_be_visible()
 
     # My week: no cadence yet, a link to set one up
     page.get_by_role("navigation", name="Main").get_by_role("link", name="My week").click()

@@ -32,7 +32,7 @@ def log_in(page, live_server, username):
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    expect(page.get_by_role("heading", name="Opportunities")).to_be_visible()
+    expect(page.get_by_role("heading", name="Today")).to_be_visible()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Forecast").click()
 
 

@@ -55,7 +55,7 @@ def test_a_manager_reads_the_dashboard(page, live_server, tmp_path):
     page.fill("#id_username", "henrik.mgr")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
-    expect(page).to_have_url(re.compile(r"/opportunities/$"))
+    expect(page).to_have_url(re.compile(r"/today/$"))
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Team").click()
     expect(page).to_have_url(re.compile(r"/team/$"))
     expect(page.get_by_role("heading", name="Team performance")).to_be_visible()

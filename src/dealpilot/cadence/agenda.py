@@ -353,14 +353,70 @@ def rep_diagnosis(ctx: AgendaContext) -> Section:
                    "month against the team's target.", ["Rep", "Verdict", "Why", "Coaching this month"], rows, "No reps.")
 
 
+# ---- risks from the guidance (the same reading as Today and the opportunity list) ----------------
+
+AT_RISK_ROWS = 15
+
+
+def _attending_reps(ctx: AgendaContext) -> list[int]:
+    """A 1:1's rep(s); a team meeting: everyone in the team."""
+    reps = [u.pk for u in ctx.meeting.attendees.filter(role="rep") if u.pk in set(ctx.people_ids)]
+    return reps if ctx.meeting.kind == MeetingType.COACHING and reps else ctx.people_ids
+
+
+def deals_at_risk(ctx: AgendaContext) -> Section:
+    """The team's (a 1:1: the rep's) open deals at risk: probability and its change, signals, open exit criteria."""
+    from dealpilot.guidance.deals import deal_risks, missing_exit_criteria
+    from dealpilot.today.models import TodaySettings
+
+    th = TodaySettings.current().thresholds()
+    deals = ctx.deals.filter(owner_id__in=_attending_reps(ctx), is_closed=False)
+    risks = {i: r for i, r in deal_risks(deals, ctx.day).items() if r.reasons(th) or r.vulnerabilities}
+    ranked = sorted(deals.filter(id__in=list(risks)), key=lambda o: (-len(risks[o.pk].reasons(th)), -float(o.amount or 0)))
+    rows = []
+    for o in ranked[:AT_RISK_ROWS]:
+        r = risks[o.pk]
+        change = r.change
+        probability = "\u2014" if r.probability is None else f"{r.probability:.0f}%" + (
+            f" ({'+' if change > 0 else ''}{change:.0f})" if change is not None else "")
+        missing = missing_exit_criteria(o)
+        rows.append(Row([_deal_cell(o), Cell(str(o.owner or "\u2014")), _money(o.amount, o.currency),
+                         Cell(probability, num=True, flag=change is not None and change <= -th.probability_drop_points),
+                         Cell("; ".join(v.title + (" (new)" if v in r.new else "") for v in r.vulnerabilities) or "\u2014",
+                              flag=bool(r.new)),
+                         Cell("; ".join(missing) or "\u2014", flag=bool(missing))], o.pk))
+    return Section("at_risk", "Deals at risk",
+                   f"Open deals with signals, most at risk first (at most {AT_RISK_ROWS}): the win probability and its change "
+                   "in points since last week's snapshot, the signals (new this week flagged) and the exit criteria of the "
+                   "deal's stage still open.",
+                   ["Opportunity", "Owner", "Amount", "Win % (change)", "Signals", "Open exit criteria"], rows,
+                   "No deal at risk.")
+
+
+def plan_reviews(ctx: AgendaContext) -> Section | None:
+    """Account plans of the team (a 1:1: the rep's accounts) whose review is overdue or due by the meeting."""
+    from dealpilot.planning.models import AccountPlan
+
+    plans = (AccountPlan.objects.filter(account__in=Account.objects.visible_to(ctx.reader), account__owner_id__in=_attending_reps(ctx),
+                                        review_date__isnull=False, review_date__lte=ctx.day)
+             .select_related("account", "account__owner").order_by("review_date", "id"))
+    rows = [Row([Cell(plan.title, url=reverse("planning:plan", args=[plan.account_id])), Cell(plan.account.name),
+                 Cell(str(plan.account.owner or "\u2014")),
+                 Cell(_date(plan.review_date), flag=plan.review_date < ctx.day)]) for plan in plans]
+    return Section("plan_reviews", "Account plan reviews due",
+                   "Account plans whose review date is on or before the meeting day (overdue flagged).",
+                   ["Plan", "Account", "Owner", "Review due"], rows, "No plan review due.")
+
+
 AgendaBuilder = Callable[[AgendaContext], "Section | None"]
 
 SECTIONS: dict[str, list[AgendaBuilder]] = {
-    MeetingType.PIPELINE: [new_opportunities, stalled_deals, slipped_deals, pushed_back_deals],
+    MeetingType.PIPELINE: [new_opportunities, deals_at_risk, stalled_deals, slipped_deals, pushed_back_deals, plan_reviews,
+                           rep_diagnosis],
     MeetingType.OPPORTUNITY_REVIEW: [deal_facts],
     MeetingType.FORECAST: [forecast_by_rep, slipped_deals],
     MeetingType.ACCOUNT_PLANNING: [account_facts],
-    MeetingType.COACHING: [rep_diagnosis],
+    MeetingType.COACHING: [rep_diagnosis, deals_at_risk, plan_reviews],
     MeetingType.ENABLEMENT: [rep_diagnosis],
 }
 

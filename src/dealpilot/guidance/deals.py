@@ -96,6 +96,13 @@ def deal_risks(opportunities: QuerySet[Opportunity], today: date) -> dict[int, D
     return out
 
 
+def missing_exit_criteria(opportunity: Opportunity) -> list[str]:
+    """The open exit criteria of the deal's current stage (the sales leader's checklist), by label."""
+    from dealpilot.deals.guided import stage_checklist
+
+    return [i.criterion.label for i in stage_checklist(opportunity).open_items]
+
+
 def risk_items(opportunities: QuerySet[Opportunity], today: date, th: Thresholds, *, kind: str = "deal_risk",
                limit: int | None = None) -> list[Item]:
     """One Today item per deal at risk: the evidence, and the action of its most serious signal."""
