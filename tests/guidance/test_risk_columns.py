@@ -41,3 +41,19 @@ def test_the_list_shows_and_sorts_by_probability_change_and_signals(org):
     assert counts == sorted(counts, reverse=True) and counts[0] > 0
     assert client.get("/opportunities/", {"sort": "win"}).status_code == 200
     assert client.get("/opportunities/", {"sort": "-nonsense"}).status_code == 200  # an unknown sort falls back to the default
+
+
+def test_the_team_dashboard_has_a_deals_at_risk_panel(org):
+    from tests.factories import make_opportunity
+
+    make_opportunity(org.rep_dach, org.accounts["rep_dach"], name="Late renewal", stage="Negotiation", amount=90000,
+                     close_date=timezone.localdate() - timedelta(days=4))
+    client = Client()
+    client.force_login(org.manager_emea)
+    html = client.get("/team/").content.decode()
+    panel = html[html.index('data-testid="deals-at-risk"'):]
+    panel = panel[:panel.index("</section>")]
+    assert "Late renewal" in panel and "Close date passed" in panel
+    client.force_login(org.manager_amer)  # another team's deal is not theirs to see
+    html = client.get("/team/").content.decode()
+    assert "Late renewal" not in html

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from dealpilot.analytics.report import TEAM_REPORTS, ReportError, render as render_rows, report_rows
@@ -79,6 +80,14 @@ def _charts(d: selectors.Dashboard) -> dict:
     return out
 
 
+def deals_at_risk(user) -> list:
+    """The biggest open deals at risk in the viewer's scope (guidance.team, as on a leader's Today)."""
+    from dealpilot.guidance.team import big_deal_risk_items
+    from dealpilot.today.models import TodaySettings
+
+    return big_deal_risk_items(user, timezone.localdate(), TodaySettings.current().thresholds())
+
+
 @dashboard_access
 def dashboard(request):
     form = DashboardFilterForm(request.GET)
@@ -91,7 +100,7 @@ def dashboard(request):
     shown = {name: replace(c, id=f"{c.id}-{token}") for name, c in d.charts.items()}
     context = {"form": form.shown_with({**d.window.query(), "what_if": f"{d.what_if_pct:g}"}), "d": d, "w": d.window, "charts": shown,
                "csv": {name: _csv_url(name, d.window) for name in TEAM_REPORTS},
-               "has_filters": bool(request.GET)}
+               "has_filters": bool(request.GET), "at_risk": deals_at_risk(request.user)}
     partial = is_partial(request)
     response = render(request, "performance/_dashboard.html" if partial else "performance/dashboard.html", context)
     patch_vary_headers(response, ("HX-Request",))  # a cache must not mix the partial and the page
