@@ -271,3 +271,22 @@ def test_week_page_lists_meetings_attention_and_automation(client, org, emea_cad
     assert "Pipeline meeting" in html and "Agenda" in html
     assert "Reps who need attention" in html and "No coaching this month" in html
     assert "Already automated" in html and "Calendar feeds" in html
+
+
+def test_week_page_lists_the_account_plan_reviews_to_hold(client, org, emea_cadence):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dealpilot.planning.models import AccountPlan
+
+    today = timezone.localdate()
+    for key, title, review in (("rep_dach", "Overdue plan", today - timedelta(days=9)), ("rep_amer", "Other team's plan", today)):
+        AccountPlan.objects.create(account=org.accounts[key], title=title, period_start=today - timedelta(days=30),
+                                   period_end=today + timedelta(days=300), review_date=review)
+    client.force_login(org.manager_emea)
+    html = client.get(reverse("cadence:week")).content.decode()
+    panel = html[html.index('data-testid="plan-reviews"'):]
+    panel = panel[:panel.index("</section>")]
+    assert "Overdue plan" in panel and "9 days ago" in panel and "step-overdue" in panel
+    assert "Other team's plan" not in panel

@@ -391,6 +391,14 @@ def coaching(request):
 # ---- the manager's week --------------------------------------------------------------------------
 
 
+def plan_reviews_this_week(user, today, last) -> list:
+    """The account plan reviews to hold by the end of the week, the overdue ones first (guidance.work, as on Today)."""
+    from dealpilot.guidance.items import Thresholds
+    from dealpilot.guidance.work import plan_review_items
+
+    return sorted(plan_review_items(user, today, Thresholds(plan_review_days=(last - today).days)), key=lambda i: i.due)
+
+
 @login_required
 def week(request):
     _managers_only(request.user)
@@ -400,6 +408,7 @@ def week(request):
     return render(request, "cadence/week.html", {
         "slots": selectors.week_meetings(request.user, today), "week_start": start.date(),
         "week_end": (end - timedelta(days=1)).date(), "attention": selectors.attention(request.user),
+        "plan_reviews": plan_reviews_this_week(request.user, today, (end - timedelta(days=1)).date()),
         "teams_without_cadence": [t for t in teams if selectors.cadence_of(t) is None][:10],
         "token": selectors.feed_token(request.user),
     })
