@@ -51,3 +51,14 @@ def chromium_page(monkeypatch, *, timeout_ms: int = 15_000, navigation_timeout_m
             connections.close_all()
             browser.close()
         assert errors == [], errors  # no JavaScript errors on any page
+
+
+def log_in(page, live_server, username: str) -> None:
+    """Sign in through the login form; the sales team lands on Today, enablement authors on the deals."""
+    from tests.factories import PASSWORD
+
+    page.goto(live_server.url + "/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/(today|opportunities)/$"))

@@ -9,9 +9,8 @@ import pytest
 from django.utils import timezone
 
 from dealpilot.crm.models import ContactRole
-from tests.browser import chromium_page
+from tests.browser import chromium_page, log_in
 from tests.factories import (
-    PASSWORD,
     add_contact_role,
     build_showcase_org,
     make_activity,
@@ -41,12 +40,6 @@ def page(showcase, live_server, monkeypatch):
         yield page
 
 
-def log_in(page, live_server, username):
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/(today|opportunities)/$"))  # the sales team lands on Today, authors on the deals
 
 
 def test_the_opportunity_page_explains_the_deal_and_takes_qualification(page, live_server, showcase, tmp_path):

@@ -9,8 +9,7 @@ import re
 import pytest
 
 from dealpilot.enablement.models import ContentModule, ContentRating
-from tests.browser import chromium_page
-from tests.factories import PASSWORD
+from tests.browser import chromium_page, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -21,12 +20,6 @@ def page(library, live_server, monkeypatch):
         yield page
 
 
-def log_in(page, live_server, username: str) -> None:
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/(today|opportunities)/$"))  # the sales team lands on Today, authors on the deals
 
 
 def test_authoring_a_module_with_the_value_proposition_hints(page, live_server, org, tmp_path):

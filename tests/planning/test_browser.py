@@ -6,18 +6,12 @@ import re
 
 import pytest
 
-from tests.factories import PASSWORD
+from tests.browser import log_in
 from tests.web.test_browser import page, showcase  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def log_in(page, live_server, username):
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/(today|opportunities)/$"))  # the sales team lands on Today, authors on the deals
 
 
 def low_future_account():

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 
 from dealpilot.crm import activities
-from tests.browser import chromium_page
-from tests.factories import PASSWORD, build_sample_org, make_opportunity
+from tests.browser import chromium_page, log_in
+from tests.factories import build_sample_org, make_opportunity
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -34,10 +34,7 @@ def page(org, live_server, monkeypatch):
 def test_a_rep_lands_on_today_and_works_through_it(page, live_server, org, tmp_path):
     from playwright.sync_api import expect
 
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", "rep_dach")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, live_server, "rep_dach")
     expect(page.get_by_role("heading", name="Today")).to_be_visible()
     items = page.get_by_test_id("today-item")
     first = items.first
