@@ -315,6 +315,9 @@ app.add_typer(forecast_app, name="forecast")
 from dealpilot.crm.cli import records_app  # noqa: E402  (the CRM records as the web lists show them)
 
 app.add_typer(records_app, name="records")
+from dealpilot.imports.export_cli import export_app  # noqa: E402  (write-back: docs/crm-sync.md)
+
+app.add_typer(export_app, name="export")
 content_app = typer.Typer(help="Enablement content: suggestions for a deal.", no_args_is_help=True)
 app.add_typer(content_app, name="content")
 
