@@ -106,28 +106,34 @@ def _worked_on(kind: str, since: datetime | None) -> Q:
     return born | changed
 
 
+def _born(prefix: str = "") -> Q:
+    return Q(**{f"{prefix}crm_id__isnull": True}) | Q(**{f"{prefix}crm_id": ""})
+
+
 def select(since: datetime | None) -> dict[str, QuerySet]:
     """kind -> the queryset of records to write, parents born in dealpilot included."""
     chosen = {kind: _alive(kind).filter(_worked_on(kind, since)) for kind in KINDS}
-    # A selected child needs its parents in the CRM: add those born in dealpilot, children first
-    # (a next step pulls in its activity, which pulls in its opportunity, which pulls in its account).
+    if since is None:  # every record born in dealpilot is chosen already: parents included
+        return {kind: chosen[kind].order_by("pk") for kind in KINDS}
+    # A selected child needs its parents in the CRM: add those born in dealpilot and unchanged since
+    # (so not chosen), children first (a next step pulls in its activity, which pulls in its deal,
+    # which pulls in its account). Only those extra ids are held in memory: few, whatever the data.
     extra: dict[str, set[int]] = {kind: set() for kind in KINDS}
+
+    def selected(kind: str) -> Q:
+        return Q(pk__in=chosen[kind].values("pk")) | Q(pk__in=extra[kind]) if extra[kind] else Q(pk__in=chosen[kind].values("pk"))
+
     for kind in reversed(list(KINDS)):
         model, parents = KINDS[kind]
-        ids = set(chosen[kind].values_list("pk", flat=True)) | extra[kind]
-        for name, parent in parents.items():
-            wanted = set(model._base_manager.filter(pk__in=ids, **{f"{name}__isnull": False})
-                         .filter(Q(**{f"{name}__crm_id__isnull": True}) | Q(**{f"{name}__crm_id": ""}))
-                         .values_list(name, flat=True))
-            if parent == kind:  # a chain of the same kind (an account's parent's parent ...)
-                while wanted - ids - extra[kind]:
-                    extra[kind] |= wanted
-                    wanted = set(model._base_manager.filter(pk__in=wanted, **{f"{name}__isnull": False})
-                                 .filter(Q(**{f"{name}__crm_id__isnull": True}) | Q(**{f"{name}__crm_id": ""}))
-                                 .values_list(name, flat=True))
-            extra[parent] |= wanted
-    return {kind: _alive(kind).filter(Q(pk__in=chosen[kind].values("pk")) | Q(pk__in=extra[kind])).order_by("pk")
-            for kind in KINDS}
+        for name, parent in sorted(parents.items(), key=lambda item: item[1] != kind):  # a chain of its own kind first
+            while True:
+                wanted = set(model._base_manager.filter(selected(kind)).filter(_born(f"{name}__"))
+                             .filter(**{f"{name}__isnull": False, f"{name}__updated_at__lt": since})
+                             .values_list(name, flat=True)) - extra[parent]
+                extra[parent] |= wanted
+                if parent != kind or not wanted:  # an account's parent's parent ...: until none is new
+                    break
+    return {kind: _alive(kind).filter(selected(kind)).order_by("pk") for kind in KINDS}
 
 
 # ---- values as the loaders read them -------------------------------------------------------------------
@@ -477,8 +483,9 @@ def _record_rows(spec: FileSpec, queryset: QuerySet) -> Iterator[list[str]]:
     if related:
         queryset = queryset.select_related(*related)
     if spec.kind == "opportunity":
-        queryset = queryset.prefetch_related("contact_roles__contact")  # HubSpot's deal-contact associations
-        yield from ([cell(get(r)) for _, get in spec.columns] for r in queryset.iterator(chunk_size=CHUNK))
+        # HubSpot's deal-contact associations; SQLite takes at most 999 ids in the prefetch's IN list
+        queryset = queryset.prefetch_related("contact_roles__contact")
+        yield from ([cell(get(r)) for _, get in spec.columns] for r in queryset.iterator(chunk_size=500))
         return
     for record in queryset.iterator(chunk_size=CHUNK):
         yield [cell(get(record)) for _, get in spec.columns]
@@ -495,10 +502,11 @@ def _notes(crm_name: str, selected: dict[str, QuerySet]) -> dict[str, int]:
     else:
         owner_q = Q(owner__isnull=False) & (Q(owner__crm_id__isnull=True) | Q(owner__crm_id="")
                                             | Q(owner__crm_id__startswith=HUBSPOT_OWNER))
-    for kind in ("account", "contact", "opportunity", "activity", "next_step"):
+    for kind, plural in (("account", "accounts"), ("contact", "contacts"), ("opportunity", "opportunities"),
+                         ("activity", "activities"), ("next_step", "next steps")):
         n = selected[kind].filter(owner_q).count()
         if n:
-            notes[f"{kind.replace('_', ' ')}s whose owner has no {crm_name} user id (owner left empty)"] = n
+            notes[f"{plural} whose owner has no {crm_name} user id (owner left empty)"] = n
     n = selected["line_item"].filter(Q(product__crm_id__isnull=True) | Q(product__crm_id="")).count()
     if n:
         notes["line items whose product has no CRM id (the CRM rejects them)"] = n
