@@ -318,6 +318,9 @@ app.add_typer(records_app, name="records")
 from dealpilot.today.cli import today as today_command  # noqa: E402  (a person's Today list)
 
 app.command("today")(today_command)
+from dealpilot.imports.export_cli import export_app  # noqa: E402  (write-back: docs/crm-sync.md)
+
+app.add_typer(export_app, name="export")
 content_app = typer.Typer(help="Enablement content: suggestions for a deal.", no_args_is_help=True)
 app.add_typer(content_app, name="content")
 

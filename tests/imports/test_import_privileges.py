@@ -39,6 +39,8 @@ NOT_IMPORTABLE = {
     # the CRM's one contact per task is `contact`; who attended and who logged it in dealpilot are ours
     "activity": BIN | {"contacts", "logged_by"},
     "opportunity": BIN | {"products"},  # many-to-many through line items, which are imported as their own target
+    # when a next step was closed and by whom, and who wrote it down, are dealpilot's bookkeeping
+    "next_step": {"closed_at", "closed_by", "created_by"},
 }
 # What an attacker would put in a mapping for each refused field.
 ESCALATION = {

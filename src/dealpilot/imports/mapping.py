@@ -50,6 +50,7 @@ TARGETS: dict[str, type[models.Model]] = {
     "stage_history": crm.StageHistory,
     "contact_role": crm.OpportunityContactRole,
     "activity": crm.Activity,
+    "next_step": crm.NextStep,  # a seller's to-do; dealpilot's own write-back files carry them (CRM tasks)
     "target": crm.SalesTarget,
 }
 
@@ -79,6 +80,8 @@ IMPORTABLE_FIELDS: dict[str, frozenset[str]] = {
     "contact_role": frozenset({"crm_id", "extra", "opportunity", "contact", "role", "role_detail", "is_primary"}),
     "activity": frozenset({"crm_id", "extra", "kind", "direction", "activity_date", "subject", "status", "owner",
                            "account", "contact", "opportunity", "outcome", "notes"}),
+    "next_step": frozenset({"crm_id", "extra", "subject", "owner", "due_date", "status", "opportunity", "account",
+                            "contact", "activity"}),
     "target": frozenset({"crm_id", "extra", "owner", "period_start", "period_end", "amount", "currency"}),
 }
 
