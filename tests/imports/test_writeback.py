@@ -356,3 +356,37 @@ def test_a_non_empty_folder_is_refused(tmp_path):
     (tmp_path / "out" / "x.csv").write_text("x")
     done = CliRunner().invoke(app, ["export", "hubspot", str(tmp_path / "out")])
     assert done.exit_code == 2 and "not empty; use --force" in done.stderr
+
+
+def add_rows(path: Path, rows: list[dict]) -> None:
+    """The CRM's next export: the file again, with the external id column and the records it now holds."""
+    existing = read(path)
+    header = list(existing[0]) + [c for c in rows[0] if c not in existing[0]]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=header, restval="")
+        writer.writeheader()
+        writer.writerows(existing + rows)
+
+
+def test_the_crms_next_export_links_the_records_born_in_dealpilot_instead_of_copying_them(salesforce_work, tmp_path):
+    """After the write-back is loaded, Salesforce's export holds those records under its own new Ids with
+    `Dealpilot_Id__c` beside them: the re-import gives the dealpilot records those Ids, once, no duplicate."""
+    export, work = salesforce_work
+    account, deal = work["account"], work["deal"]
+    rita = crm.User.objects.get(username="rita.rep")
+    add_rows(export / "Account.csv", [{"Id": "001NEW0000000001AA", "Name": account.name, "OwnerId": rita.crm_id,
+                                       "CurrencyIsoCode": "EUR", "Dealpilot_Id__c": dealpilot_id(account)}])
+    add_rows(export / "Opportunity.csv", [{"Id": "006NEW0000000001AA", "Name": deal.name, "AccountId": "001NEW0000000001AA",
+                                           "OwnerId": rita.crm_id, "StageName": deal.stage, "Amount": "3001.50",
+                                           "CurrencyIsoCode": "EUR", "CloseDate": deal.close_date.isoformat(),
+                                           "CreatedDate": f"{TODAY.isoformat()}T09:00:00.000Z", "IsClosed": "false",
+                                           "IsWon": "false", "Dealpilot_Id__c": dealpilot_id(deal)}])
+    accounts, deals = crm.Account.objects.count(), crm.Opportunity.objects.count()
+    result = import_export("salesforce", export)
+    assert result.committed, result
+    assert (crm.Account.objects.count(), crm.Opportunity.objects.count()) == (accounts, deals)  # linked, not copied
+    account.refresh_from_db()
+    deal.refresh_from_db()
+    assert (account.crm_id, deal.crm_id, deal.account_id) == ("001NEW0000000001AA", "006NEW0000000001AA", account.pk)
+    again = import_export("salesforce", export)  # and once linked, a re-import is an ordinary one
+    assert again.committed and (crm.Account.objects.count(), crm.Opportunity.objects.count()) == (accounts, deals)

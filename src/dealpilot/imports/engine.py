@@ -308,6 +308,8 @@ def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, enc
             convert, skip, explode_at = converter.convert, converter.skip_positions, converter.explode_position
             hasher = sync.RowHasher(step, mapping, header)
             crm_id_of = converter.fields[names.index("crm_id")]
+            link_at = next((header.index(c) for c in LINK_COLUMNS if c in header), None) if hasattr(model, "crm_id") else None
+            born: list[tuple[str, str]] = []  # (the CRM's new id, the dealpilot id it carries back)
             seen: dict[str, tuple[int, bool]] = {}  # crm id -> (first row, skipped as unchanged)
             with _StageWriter(cursor, columns, dialect) as writer:
                 for row_no, cells in _numbered(reader, display):
@@ -330,6 +332,8 @@ def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, enc
                             crm_id = crm_id_of(cells)
                         except BadValue:
                             crm_id = None  # converting the row says what is wrong
+                        if link_at is not None and crm_id and cells[link_at].strip().startswith("dealpilot-"):
+                            born.append((crm_id, cells[link_at].strip()))
                         if crm_id is not None:
                             first = seen.get(crm_id)
                             if first is None:
@@ -354,6 +358,10 @@ def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, enc
                         writer.write((row_no, None, row_hash, baseline, None, *values))
         for note, count in converter.notes.items():
             result.notes[note] = result.notes.get(note, 0) + count
+        if born:
+            linked = _link_born_records(cursor, model, born)
+            if linked:
+                result.notes["records born in dealpilot linked to their new CRM id"] = linked
 
         _check_in_sql(cursor, step, result)
         cursor.execute(f"SELECT row_no, crm_id, reject FROM {STAGE} WHERE reject IS NOT NULL")
@@ -376,6 +384,28 @@ def _run_step(step: Step, mapping: Mapping, source: ExportSource, name: str, enc
     result.rejected = len(step_rejects)
     rejections.extend(step_rejects)
     return result
+
+
+# A CRM export carries back the id dealpilot gave a record it wrote back (docs/crm-sync.md): Salesforce's
+# external id field, HubSpot's unique property.
+LINK_COLUMNS = ("Dealpilot_Id__c", "Dealpilot ID")
+
+
+def _link_born_records(cursor, model: type[models.Model], born: list[tuple[str, str]]) -> int:
+    """Give records born in dealpilot the id the CRM made for them, so the upsert updates them instead of
+    creating a second copy. `dealpilot-<model>-<pk>` names a record of this database that has no CRM id yet
+    (or carries that dealpilot id as its CRM id: imported from write-back files). A CRM id some record
+    already has is left alone."""
+    table, prefix = _quote(model._meta.db_table), f"dealpilot-{model.__name__.lower()}-"
+    linked = 0
+    for crm_id, dealpilot_id in born:
+        if not dealpilot_id.startswith(prefix) or not dealpilot_id[len(prefix):].isdigit() or len(dealpilot_id) - len(prefix) > 18:
+            continue
+        cursor.execute(f"UPDATE {table} SET crm_id = %s WHERE (crm_id = %s OR (id = %s AND (crm_id IS NULL OR crm_id = ''))) "
+                       f"AND NOT EXISTS (SELECT 1 FROM {table} other WHERE other.crm_id = %s)",
+                       [crm_id, dealpilot_id, int(dealpilot_id[len(prefix):]), crm_id])
+        linked += cursor.rowcount
+    return linked
 
 
 def _numbered(reader, display: str):
