@@ -137,7 +137,9 @@ def _path_values(world, path: str) -> dict:
                 before = segments[i - 1]
                 before = values.get(before.strip("{}"), before) if before.startswith("{") else before
                 kind = SEGMENT_KINDS[before]
-                values[name] = world.records[kind][_reachable_home(world, "leader", kind)]
+                home = _reachable_home(world, "leader", kind)
+                # admin-only records (import conflicts): the body is checked before any lookup, so any id does
+                values[name] = world.records[kind][home] if home is not None else 999_999_999
     return values
 
 
