@@ -15,14 +15,16 @@ from .forms import SetAsideForm, SettingsForm
 from .models import TodaySettings
 
 
+def _page(request, *, show_hidden: bool = False, status: int = 200):
+    return render(request, "today/index.html", {"worklist": selectors.worklist(request.user), "show_hidden": show_hidden,
+                                                "may_tune": request.user.role in (Role.LEADER, Role.ADMIN)}, status=status)
+
+
 @login_required
 def index(request):
     if not services.may_use_today(request.user):
         return redirect("crm:opportunity_list")
-    worklist = selectors.worklist(request.user)
-    return render(request, "today/index.html", {
-        "worklist": worklist, "show_hidden": request.GET.get("hidden") == "1",
-        "may_tune": request.user.role in (Role.LEADER, Role.ADMIN)})
+    return _page(request, show_hidden=request.GET.get("hidden") == "1")
 
 
 @login_required
@@ -45,8 +47,7 @@ def set_aside(request):
         raise PermissionDenied(str(exc)) from None
     except services.TodayError as exc:
         messages.error(request, str(exc))
-        return render(request, "today/index.html", {"worklist": selectors.worklist(request.user), "show_hidden": False,
-                                                    "may_tune": request.user.role in (Role.LEADER, Role.ADMIN)}, status=400)
+        return _page(request, status=400)
     return redirect("today:index")
 
 
