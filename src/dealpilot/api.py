@@ -20,6 +20,7 @@ from dealpilot.performance.api import router as performance_router
 from dealpilot.planning.api import router as planning_router
 from dealpilot.recycle_bin.api import router as recycle_bin_router
 from dealpilot.today.api import router as today_router
+from dealpilot.notifications.api import router as notifications_router
 
 
 
@@ -129,5 +130,6 @@ api.add_router("/enablement/", enablement_router)
 api.add_router("/cadence/", cadence_router)
 api.add_router("/recycle-bin", recycle_bin_router)
 api.add_router("/today", today_router)
+api.add_router("/notifications", notifications_router)
 api.add_router("/forecast/", forecast_router)
 api.add_router("/imports/", imports_router)

@@ -316,8 +316,11 @@ from dealpilot.crm.cli import records_app  # noqa: E402  (the CRM records as the
 
 app.add_typer(records_app, name="records")
 from dealpilot.today.cli import today as today_command  # noqa: E402  (a person's Today list)
+from dealpilot.notifications.cli import alerts_app, digests_app  # noqa: E402  (digests and alerts by hand)
 
 app.command("today")(today_command)
+app.add_typer(digests_app, name="digests")
+app.add_typer(alerts_app, name="alerts")
 from dealpilot.imports.export_cli import export_app  # noqa: E402  (write-back: docs/crm-sync.md)
 
 app.add_typer(export_app, name="export")

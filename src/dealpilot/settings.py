@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "dealpilot.history",
     "dealpilot.recycle_bin",
     "dealpilot.today",
+    "dealpilot.notifications",
     "dealpilot.web",
 ]
 
@@ -121,6 +122,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dealpilot.notifications.context.bell",
             ],
         },
     },
@@ -243,3 +245,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DEALPILOT_LOG_LEVEL", "WARNING")},
 }
+
+# Digests and alerts by e-mail: smtp://host:port, smtp+tls://user:password@host:587, smtps://...:465,
+# optionally ?from=sales-ops@example.com. Unset: no e-mail is made or sent (the bell still works).
+DEALPILOT_EMAIL_URL = os.environ.get("DEALPILOT_EMAIL_URL", "")
+DEFAULT_FROM_EMAIL = os.environ.get("DEALPILOT_EMAIL_FROM", "dealpilot <dealpilot@localhost>")
+# The address people open dealpilot at: the links in e-mails and chat messages start with it.
+DEALPILOT_BASE_URL = os.environ.get("DEALPILOT_BASE_URL", "http://127.0.0.1:8000")

@@ -15,6 +15,7 @@ urlpatterns = [
     path("forecast/", include("dealpilot.forecasting.urls")),
     path("recycle-bin/", include("dealpilot.recycle_bin.urls")),
     path("today/", include("dealpilot.today.urls")),
+    path("notifications/", include("dealpilot.notifications.urls")),
     path("", include("dealpilot.crm.urls")),
     path("", include("dealpilot.web.urls")),
 ]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dealpilot.web.server import Supervisor, _bind_address, gunicorn_command, worker_command
+from dealpilot.web.server import Supervisor, _bind_address, gunicorn_command, scheduler_command, worker_command
 from tests.exports import small_salesforce_export, zip_folder
 
 PY = sys.executable
@@ -43,6 +43,7 @@ def test_commands():
     assert cmd[:4] == [PY, "-m", "gunicorn", "dealpilot.wsgi:application"]
     assert cmd[cmd.index("--bind") + 1] == "127.0.0.1:8123" and cmd[cmd.index("--workers") + 1] == "3"
     assert worker_command() == [PY, "-m", "django", "db_worker"]
+    assert scheduler_command() == [PY, "-m", "dealpilot.notifications.scheduler"]
     assert _bind_address("::1", 80) == "[::1]:80" and _bind_address("0.0.0.0", 80) == "0.0.0.0:80"
 
 
@@ -108,7 +109,7 @@ def django_shell(env: dict, code: str) -> str:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the child processes")
-def test_serve_forever_runs_the_web_app_and_the_worker_and_ctrl_c_stops_both(tmp_path):
+def test_serve_forever_runs_the_web_app_the_worker_and_the_scheduler_and_ctrl_c_stops_them(tmp_path):
     env = {**os.environ, "DEALPILOT_DATA_DIR": str(tmp_path / "data"), "DJANGO_SETTINGS_MODULE": "dealpilot.settings"}
     env.pop("DATABASE_URL", None)  # its own SQLite file in the temporary data folder
     subprocess.run([PY, "-m", "django", "migrate", "-v", "0"], env=env, check=True, timeout=120)
@@ -125,8 +126,9 @@ def test_serve_forever_runs_the_web_app_and_the_worker_and_ctrl_c_stops_both(tmp
         assert b"htmx" in wait_for(f"{base}/static/django_htmx/htmx-2.min.js")
 
         children = children_of(server.pid)
-        assert len(children) == 2, children
+        assert len(children) == 3, children
         assert any("gunicorn" in cmd for cmd in children.values()) and any("db_worker" in cmd for cmd in children.values())
+        assert any("dealpilot.notifications.scheduler" in cmd for cmd in children.values())
 
         # the worker really runs background tasks: an import started as the web does it finishes
         export = zip_folder(small_salesforce_export(tmp_path / "sf"), tmp_path / "sf.zip")

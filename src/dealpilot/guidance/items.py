@@ -49,6 +49,7 @@ class Thresholds:
     creation_short_share: float = 0.75  # a team creating fewer deals than this share of its usual four weeks is short
     big_deals: int = 10  # how many of the biggest deals at risk a leader sees
     changed_deals: int = 10  # how many of the most changed deals a manager sees
+    big_deal_amount: float | None = None  # alerts: a deal this big is "big" (None: the top tenth of open deals)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,9 @@ class TodaySettings(models.Model):
                                              help_text="A team creating fewer new deals than this share of its usual is short")
     big_deals = _days(DEFAULTS.big_deals, "How many of the biggest deals at risk a leader sees", 100)
     changed_deals = _days(DEFAULTS.changed_deals, "How many of the most changed deals a manager sees", 100)
+    big_deal_amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True,
+                                          validators=[MinValueValidator(0)],
+                                          help_text="A deal this big or bigger is a big deal for alerts (empty: the top tenth of open deals)")
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
@@ -37,7 +40,7 @@ class TodaySettings(models.Model):
         verbose_name_plural = "today settings"
 
     FIELDS = ("due_soon_days", "probability_drop_points", "account_quiet_days", "contact_lapse_days", "plan_review_days",
-              "creation_short_share", "big_deals", "changed_deals")
+              "creation_short_share", "big_deals", "changed_deals", "big_deal_amount")
 
     @classmethod
     def current(cls) -> TodaySettings:
@@ -45,7 +48,9 @@ class TodaySettings(models.Model):
         return obj if obj is not None else cls.objects.create()
 
     def thresholds(self) -> Thresholds:
-        return Thresholds(**{f: getattr(self, f) for f in self.FIELDS})
+        values = {f: getattr(self, f) for f in self.FIELDS}
+        values["big_deal_amount"] = float(self.big_deal_amount) if self.big_deal_amount is not None else None
+        return Thresholds(**values)
 
 
 class Dismissal(models.Model):

@@ -1,5 +1,5 @@
-"""`dealpilot serve`: the web app (gunicorn) and the background task worker, started together and
-stopped together.
+"""`dealpilot serve`: the web app (gunicorn), the background task worker and the scheduler
+(notifications.scheduler), started together and stopped together.
 
 Both run as child processes in their own process group, so a Ctrl-C in the terminal reaches
 only this supervisor, which then asks each child to stop (SIGTERM), waits for them, and kills
@@ -59,6 +59,10 @@ def gunicorn_command(host: str, port: int, workers: int) -> list[str]:
 
 def worker_command() -> list[str]:
     return [sys.executable, "-m", "django", "db_worker"]
+
+
+def scheduler_command() -> list[str]:
+    return [sys.executable, "-m", "dealpilot.notifications.scheduler"]
 
 
 def _preexec() -> None:
@@ -132,7 +136,8 @@ class Supervisor:
 def serve_forever(host: str = "127.0.0.1", port: int = 8000, workers: int = 2) -> int:
     """Serve dealpilot on host:port with `workers` web processes plus the task worker, until
     Ctrl-C or SIGTERM. Listens on the loopback address unless told otherwise."""
-    supervisor = Supervisor({"web server": gunicorn_command(host, port, workers), "task worker": worker_command()})
-    print(f"dealpilot: serving on http://{_bind_address(host, port)}/ with {workers} web worker(s) and a task worker",
-          file=sys.stderr)
+    supervisor = Supervisor({"web server": gunicorn_command(host, port, workers), "task worker": worker_command(),
+                             "scheduler": scheduler_command()})
+    print(f"dealpilot: serving on http://{_bind_address(host, port)}/ with {workers} web worker(s), a task worker "
+          "and the scheduler (alerts, digests, nightly rescoring)", file=sys.stderr)
     return supervisor.run()
