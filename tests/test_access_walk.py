@@ -45,6 +45,7 @@ from dealpilot.crm.visibility import team_subtree_ids
 from dealpilot.deals import services as deal_services
 from dealpilot.enablement import services as content_services
 from dealpilot.imports.models import ImportRun, SyncConflict
+from dealpilot.notifications.models import TeamWebhook
 from dealpilot.planning import services as plan_services
 from dealpilot.recycle_bin.registry import KINDS as BIN_KINDS
 from dealpilot.recycle_bin.services import move_to_bin
@@ -69,6 +70,7 @@ SEGMENT_KINDS = {
     "call-plans": "call_plan", "plan-steps": "plan_step", "modules": "module", "knowledge": "knowledge", "teams": "team",
     "meetings": "meeting", "imports": "import_run", "tokens": "api_token",
     "conflicts": "sync_conflict",  # a re-import conflict (imports/conflicts/{pk}, /api/imports/conflicts/{conflict_id})
+    "webhooks": "webhook",  # a team's chat webhook (notifications/webhooks/{webhook_id}/delete/)
     "users": "user",  # a person whose forecast is read or called (forecast/users/{user_id})
     # the recycle bin's /{kind}/{id}: its kinds
     "opportunity": "opportunity", "plan": "plan", "content": "module", "account": "account", "contact": "contact",
@@ -94,6 +96,8 @@ VALUE_PARAMS = {
 NOT_WALKED = {
     "cadence/feed/<str:token>/me.ics": "authenticated by the secret token in its URL, not by a session (tests/cadence/test_pages.py)",
     "cadence/feed/<str:token>/teams/<int:team_id>.ics": "authenticated by the secret token in its URL (tests/cadence/test_pages.py)",
+    "notifications/unsubscribe/<str:token>/": "authenticated by the signed token in its URL, not by a session "
+                                              "(tests/notifications/test_digests.py)",
     "team/csv/<slug:name>/": "takes a report name, no record id (the team page's role check: tests/performance/test_dashboard.py)",
 }
 
@@ -126,6 +130,8 @@ class World:
             return user.role == Role.ADMIN or user.is_superuser
         if user.role in (Role.LEADER, Role.ADMIN):
             return family != "token" or owner == username
+        if family == "hook":  # a team's chat webhook: the managers of that team or one above it
+            return user.role == Role.MANAGER and self.org.teams[owner].pk in team_subtree_ids(user.team_id)
         if any(self._reaches(user, other) for other in self.also_read.get((kind, home), ())):
             return True
         if family == "rep":
@@ -249,6 +255,9 @@ def build_world() -> World:
                                            field="amount", imported_before="1", crm_value="2", dealpilot_value="3",
                                            raw={"crm": "2", "dealpilot": "3"}, kept="crm", import_run=run)
     world.add("sync_conflict", "admin:conflicts", conflict.pk)
+    for key in ("emea", "amer"):
+        hook = TeamWebhook.objects.create(team=org.teams[key], name=f"#{key}", url=f"https://hooks.example.com/{key}")
+        world.add("webhook", f"hook:{key}", hook.pk)
     for name in ROLES:
         token, _raw = create_api_token(org.user(name), "walk")
         world.add("api_token", f"token:{name}", token.pk)

@@ -22,6 +22,9 @@ ALLOWED = {
     ("put", "/api/imports/field-owners", "owner"):
         "who wins a field on re-import (the CRM or dealpilot), not a record's owner: administrators only, others 403 "
         "(imports.services.set_field_owner; tests/imports/test_reimport.py)",
+    ("post", "/api/notifications/webhooks", "team_id"):
+        "the team whose chat channel the webhook is: it grants nothing, and only a leader, an administrator or that "
+        "team's manager may name it, others 404 (notifications.services.add_webhook; tests/notifications/test_alerts.py)",
     ("patch", "/api/crm/opportunities/{opportunity_id}", "owner_id"):
         "reassigning a deal: only managers (to people in their team subtree), sales leaders and admins; a rep gets "
         "403, an owner out of reach 400 (crm.services.update_opportunity; tests/crm/test_opportunity_edit.py)",

@@ -219,6 +219,7 @@ def _bound_form(cls, data: dict, org):
         "LibraryFilterForm": lambda: cls(data, show_status=True),
         "AccountForm": lambda: cls(data, user=org.leader), "ContactForm": lambda: cls(data, user=org.leader),
         "OpportunityCreateForm": lambda: cls(data, user=org.leader), "NextStepForm": lambda: cls(data, user=org.leader),
+        "WebhookForm": lambda: cls(org.leader, data),
     }
     return makers.get(cls.__name__, lambda: cls(data))()
 
