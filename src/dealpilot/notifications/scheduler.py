@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
+from datetime import datetime, timedelta, timezone as dt_timezone
 
 log = logging.getLogger("dealpilot.notifications")
 
@@ -69,8 +69,10 @@ def build_scheduler(blocking: bool = True):
     # one run at a time per job; a run missed while the machine slept happens once, not many times
     defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 600}
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(job_defaults=defaults, timezone=settings.TIME_ZONE)
-    scheduler.add_job(_job(alerts_and_retries), "interval", minutes=2, id="alerts")
-    scheduler.add_job(_job(due_digests), "interval", minutes=15, id="digests")
+    # the first runs at start: a restart catches up on the morning's digests and what changed meanwhile
+    soon = datetime.now(dt_timezone.utc) + timedelta(seconds=20)
+    scheduler.add_job(_job(alerts_and_retries), "interval", minutes=2, id="alerts", next_run_time=soon)
+    scheduler.add_job(_job(due_digests), "interval", minutes=15, id="digests", next_run_time=soon + timedelta(seconds=30))
     scheduler.add_job(_job(nightly_rescore), "cron", hour=2, minute=30, id="rescore")
     return scheduler
 
@@ -80,7 +82,9 @@ def main() -> int:
     import django
 
     django.setup()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    # what was sent is worth a line in `serve`'s output (the root logger shows warnings only)
+    if log.getEffectiveLevel() > logging.INFO:
+        log.setLevel(logging.INFO)
     scheduler = build_scheduler()
     log.info("scheduler: alerts every 2 min, digests every 15 min (local mornings), rescoring at 02:30")
     try:
