@@ -211,4 +211,21 @@ def test_the_scheduler_has_its_jobs():
     from dealpilot.notifications.scheduler import build_scheduler
 
     scheduler = build_scheduler(blocking=False)
-    assert {j.id for j in scheduler.get_jobs()} == {"alerts", "digests", "rescore"}
+    assert {j.id for j in scheduler.get_jobs()} == {"alerts", "digests", "snapshot", "rescore"}
+
+
+def test_the_scheduled_jobs_do_their_work_and_a_failing_one_is_logged_not_raised(watched, caplog, monkeypatch):
+    from dealpilot.forecasting.models import SnapshotWeek
+    from dealpilot.notifications import scheduler
+
+    org = watched
+    jobs = {j.id: j.func for j in scheduler.build_scheduler(blocking=False).get_jobs()}
+    jobs["snapshot"]()
+    jobs["snapshot"]()
+    assert SnapshotWeek.objects.count() == 1  # once a week however often it runs
+    close_lost(org.rep_dach, org.opportunities["rep_dach"][0])
+    jobs["alerts"]()
+    assert bell(org.manager_emea)
+    monkeypatch.setattr("dealpilot.notifications.alerts.scan", lambda: 1 / 0)
+    jobs["alerts"]()  # the scheduler keeps running
+    assert "scheduled job alerts_and_retries failed" in caplog.text and "ZeroDivisionError" in caplog.text

@@ -3,6 +3,7 @@
 - every 2 minutes: the alert scan (what changed since the last one), then any delivery due a retry;
 - every 15 minutes: the daily and weekly digests of the people whose local morning has come
   (each is made once per person and day, so a restart or a second scheduler sends nothing twice);
+- every night at 01:30: the forecast's weekly snapshot, once per ISO week (the first night of the week);
 - every night at 02:30: rescore the open deals (the signals stored with a score go stale as days
   pass without activity), then scan, so new vulnerabilities reach their owners by the morning.
 
@@ -61,6 +62,16 @@ def nightly_rescore() -> None:
     alerts_and_retries()
 
 
+def weekly_snapshot() -> None:
+    """The forecast's weekly snapshot: taken once per ISO week (a second run that week writes nothing), so a
+    daily run takes it on Monday night, or on the first night the server is up after a Monday it missed."""
+    from dealpilot.forecasting.services import take_snapshot
+
+    result = take_snapshot()
+    if result.taken:
+        log.info("forecast snapshot: %s", result.summary())
+
+
 def build_scheduler(blocking: bool = True):
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -73,6 +84,7 @@ def build_scheduler(blocking: bool = True):
     soon = datetime.now(dt_timezone.utc) + timedelta(seconds=20)
     scheduler.add_job(_job(alerts_and_retries), "interval", minutes=2, id="alerts", next_run_time=soon)
     scheduler.add_job(_job(due_digests), "interval", minutes=15, id="digests", next_run_time=soon + timedelta(seconds=30))
+    scheduler.add_job(_job(weekly_snapshot), "cron", hour=1, minute=30, id="snapshot")
     scheduler.add_job(_job(nightly_rescore), "cron", hour=2, minute=30, id="rescore")
     return scheduler
 
