@@ -17,7 +17,7 @@ from . import metrics as m
 from .frames import frames_for
 
 TEAM_REPORTS = ("velocity", "levers", "pipeline-creation", "diagnosis", "meeting", "forecast")  # the team dashboard's
-REPORTS = (*TEAM_REPORTS, "accounts", "deal-changes")
+REPORTS = (*TEAM_REPORTS, "accounts", "deal-changes", "forecast-accuracy")
 
 
 class ReportError(ValueError):
@@ -50,6 +50,8 @@ def report_rows(name: str, *, group_by: str | None = None, period: str = "quarte
         return priority_rows(find_user(as_user))
     if name == "deal-changes":  # the week's deal changes (forecasting app), `end`: a day of the week
         return _deal_changes(as_user, end)["rows"]
+    if name == "forecast-accuracy":  # closed periods' calls, model and stage-weighted against what was won
+        return _forecast_accuracy(as_user)["rows"]
     f = frames_for(find_user(as_user), engine)
     if name == "velocity":
         return m.velocity(f, group_by, period, start, end)
@@ -85,6 +87,15 @@ def _deal_changes(as_user: str | None, end: date | None) -> dict:
         raise ReportError(str(exc)) from None
 
 
+def _forecast_accuracy(as_user: str | None) -> dict:
+    from dealpilot.forecasting.reports import NoForecast, accuracy_report
+
+    try:
+        return accuracy_report(find_user(as_user))
+    except NoForecast as exc:
+        raise ReportError(str(exc)) from None
+
+
 def report_document(name: str, *, group_by: str | None = None, period: str = "quarter", start: date | None = None,
                     end: date | None = None, as_user: str | None = None, engine: str | None = None) -> list[dict] | dict:
     """What `--format json` prints: the rows; for `forecast` an object that keeps them in `rows` and adds the
@@ -92,6 +103,8 @@ def report_document(name: str, *, group_by: str | None = None, period: str = "qu
     the period of the rows' as-of day; for `deal-changes` the week's changes (`rows`) with their counts."""
     if name == "deal-changes":
         return _deal_changes(as_user, end)
+    if name == "forecast-accuracy":
+        return _forecast_accuracy(as_user)
     if name != "forecast":
         return report_rows(name, group_by=group_by, period=period, start=start, end=end, as_user=as_user, engine=engine)
     from dealpilot.forecasting.reports import NoForecast, forecast_report

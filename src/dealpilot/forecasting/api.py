@@ -324,7 +324,69 @@ def _forecast(request, person, period: Period, response: HttpResponse) -> dict:
     return documents.forecast_document(f, request.user)
 
 
+class AccuracyRowOut(Schema):
+    person: str
+    person_id: int
+    role: str
+    team: str
+    period: str
+    snapshot_week: date
+    actual: float
+    call: float | None
+    call_error: float | None
+    call_error_pct: float | None
+    model: float
+    model_error: float
+    model_error_pct: float | None
+    model_p10: float
+    model_p90: float
+    actual_in_range: bool
+    stage_weighted: float | None
+    stage_weighted_error: float | None
+    stage_weighted_error_pct: float | None
+    model_beats_call: bool | None
+    open_deals: int
+
+
+class AccuracyPersonOut(Schema):
+    person: str
+    person_id: int
+    role: str
+    team: str
+    periods: int
+    habit: str
+    model_beats_call: int
+    periods_with_a_call: int
+    actual_in_model_range: int
+    call_mean_abs_error_pct: float | None
+    model_mean_abs_error_pct: float | None
+    stage_weighted_mean_abs_error_pct: float | None
+    call_bias_pct: float | None
+    model_bias_pct: float | None
+    stage_weighted_bias_pct: float | None
+
+
+class AccuracyOut(Schema):
+    at: str
+    verdict: str
+    people: list[AccuracyPersonOut]
+    rows: list[AccuracyRowOut]
+
+
 # ---- routes ---------------------------------------------------------------------------------------------
+
+
+@router.get("/accuracy", response={200: AccuracyOut, 404: ForecastProblem})
+def forecast_accuracy(request, at: Literal["start", "middle", "end"] = "start"):
+    """Closed periods: each call, the model's and the stage-weighted forecast (the snapshot at the period's
+    start, middle or end) against what was won; per person the mean error, the bias and the verdict."""
+    from .accuracy import accuracy
+
+    if selectors.home_subject(request.user) is None:
+        raise HttpError(404, "You have no forecast: forecasts are for sales reps, managers and leaders")
+    result = accuracy(request.user, at=at)
+    return {"at": at, "verdict": result.verdict, "people": [p.as_row() for p in result.summaries],
+            "rows": [r.as_row() for r in result.rows]}
 
 
 @router.get("/me", response={200: ForecastOut, 404: ForecastProblem})

@@ -103,3 +103,20 @@ def counts_chart(counts: list[dict]) -> go.Figure:
                            hovertemplate="%{x}: %{y} deals<extra></extra>"))
     fig.update_layout(showlegend=False, yaxis={"title": "deals", "rangemode": "tozero"}, xaxis={"type": "category"})
     return fig
+
+
+def accuracy_chart(rows: list[dict]) -> go.Figure:
+    """Per closed period (oldest first): each forecast's error in % of what was won, for one person; 0 is right,
+    above it optimistic, below it sandbagged. Markers carry the shape as well as the colour (greyscale)."""
+    rows = sorted(rows, key=lambda r: r["period"])
+    periods = t([r["period"] for r in rows])
+    fig = go.Figure()
+    for key, name, colour, symbol in (("call", "Call (commit)", AMBER, "diamond"), ("model", "Model", BLUE, "circle"),
+                                      ("stage_weighted", "Stage-weighted", GREY, "square")):
+        fig.add_trace(go.Scatter(x=periods, y=[r[f"{key}_error_pct"] for r in rows], mode="lines+markers", name=name,
+                                 line={"color": colour, "width": 2}, marker={"symbol": symbol, "size": 9},
+                                 hovertemplate="%{x}: " + name + " %{y:+.0f}%<extra></extra>"))
+    fig.add_hline(y=0, line={"color": INK, "width": 1})
+    fig.update_layout(legend=LEGEND_TOP, yaxis={"title": "error, % of won (+ optimistic, - sandbagged)", "ticksuffix": "%"},
+                      xaxis={"type": "category", "title": "period"})
+    return fig

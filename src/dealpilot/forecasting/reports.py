@@ -89,6 +89,21 @@ def deal_changes_report(user, *, week: date | None) -> dict:
     return {"report": "deal-changes", "person": person_ref(person), **changes_document(result), "columns": CHANGE_COLUMNS}
 
 
+def accuracy_report(user) -> dict:
+    """Every closed period of the people whose forecast `user` may open (everyone's for no user): the rows,
+    per person the summary (error, bias, whether the model beats them) and the verdict in words."""
+    from dealpilot.crm.models import Role, User
+
+    from .accuracy import accuracy
+
+    viewer = user if user is not None else User(username="(everyone)", role=Role.ADMIN, is_superuser=True, is_active=True)
+    if user is not None and selectors.home_subject(user) is None:
+        raise NoForecast(f"{user.username} has no forecast (forecasts are for sales reps, managers and leaders)")
+    result = accuracy(viewer, at="start")
+    return {"report": "forecast-accuracy", "at": result.at, "verdict": result.verdict,
+            "people": [s.as_row() for s in result.summaries], "rows": [r.as_row() for r in result.rows]}
+
+
 def calls_table(document: dict) -> str:
     """The calls of a forecast document as a text table (`dealpilot report forecast`, table format)."""
     import io

@@ -23,6 +23,7 @@ from dealpilot.exports import to_csv
 from dealpilot.web.charts import chart
 
 from . import charts, selectors, services
+from .accuracy import AT, accuracy
 from .changes import KINDS, SORTS, ChangesError, deal_changes
 from .documents import snapshot_dict
 from .forms import CallForm, CategoryForm, problems
@@ -51,6 +52,28 @@ def index(request):
     if person is None:
         raise Http404("No such page")
     return redirect("forecasting:person", user_id=person.pk)
+
+
+@require_safe
+@login_required
+def accuracy_page(request):
+    """Past periods: each person's call, the model and the stage-weighted forecast against what was won."""
+    if selectors.home_subject(request.user) is None:
+        raise Http404("No such page")
+    at = request.GET.get("at", "start")
+    if at not in AT:
+        at = "start"
+    result = accuracy(request.user, at=at)
+    chosen = request.GET.get("person", "")
+    people = {str(s.person.pk): s.person for s in result.summaries}
+    focus = people.get(chosen) or people.get(str(request.user.pk)) or (result.summaries[0].person if result.summaries else None)
+    rows = [r.as_row() for r in result.rows]
+    focus_rows = [r for r in rows if focus is not None and r["person_id"] == focus.pk]
+    figure = (chart(charts.accuracy_chart(focus_rows), chart_id="forecast-accuracy", rows=focus_rows, height=320,
+                    title=f"{focus}: error by period, snapshot at the {at} of each period") if focus_rows else None)
+    return render(request, "forecasting/accuracy.html", {
+        "result": result, "rows": rows, "summaries": [s.as_row() for s in result.summaries], "at": at, "ats": AT,
+        "focus": focus, "people": result.summaries, "chart": figure})
 
 
 # ---- the person page ------------------------------------------------------------------------------
