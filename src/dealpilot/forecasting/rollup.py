@@ -237,3 +237,35 @@ def outcome_range(deals: list[tuple[float, float | Decimal | None]], *, max_exac
     p10, p50, p90 = _quantiles(values, probs)
     return Outcome(round(expected, 2), round(p10, 2), round(p50, 2), round(p90, 2), len(deals), method, round(resolution, 2))
 
+
+
+# ---- business not yet in the pipeline ----------------------------------------------------------------
+
+
+Z90 = 1.2815515655446004  # the standard normal's 90th percentile
+
+
+@dataclass(frozen=True)
+class NewBusiness:
+    """What earlier periods won from deals created after the same day of the period (`history`: one amount per
+    earlier period): a forecast made from the pipeline alone misses it, most at the start of a period.
+
+    Expected: their mean. Its spread (their standard deviation, as a normal) widens the pipeline's range: the
+    two are independent, so the distances from the median add in quadrature."""
+
+    history: list[float]
+
+    @property
+    def expected(self) -> float:
+        return sum(self.history) / len(self.history) if self.history else 0.0
+
+    @property
+    def spread(self) -> float:
+        if len(self.history) < 2:
+            return 0.0
+        mean = self.expected
+        return math.sqrt(sum((x - mean) ** 2 for x in self.history) / (len(self.history) - 1))
+
+    def widen(self, p10: float, p50: float, p90: float) -> tuple[float, float, float]:
+        shift, z = self.expected, Z90 * self.spread
+        return (p50 + shift - math.hypot(p50 - p10, z), p50 + shift, p50 + shift + math.hypot(p90 - p50, z))
