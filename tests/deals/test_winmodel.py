@@ -172,3 +172,44 @@ def test_the_model_page_shows_the_held_out_evaluation(history, client):
     assert 'data-chart="reliability"' in page
     body = client.get("/api/deals/model").json()
     assert body["active"] and body["metrics"]["calibration"] in ("isotonic", "platt")
+
+
+HIDDEN = ("stage change", "past the expected close", "days since the deal was created", "the owner's record", "source:",
+          "product:", "in stage ", "expected close in", "amount ", "this account's earlier deals")
+
+
+def test_reasons_are_what_a_rep_can_act_on_and_agree_with_the_rules(history):
+    """Issue 17 §5: bookkeeping (stage changes, days to or past the close date, age, track records, source, product)
+    informs the model but is never a reason; an absent decision maker, an unanswered question or little recent
+    activity never reads as a reason for hope."""
+    train_model(WinModelRun.objects.create())
+    shown = 0
+    for s in WinScore.objects.all():
+        for r in s.reasons_up + s.reasons_down:
+            text = r["text"].lower()
+            assert not any(text.startswith(h) or h in text for h in HIDDEN), r["text"]
+            shown += 1
+        for r in s.reasons_up:
+            assert "no decision maker engaged" not in r["text"].lower() and "not answered" not in r["text"].lower()
+    assert shown  # the reasons that remain are still there
+
+
+def test_the_direction_each_fact_may_point():
+    from types import SimpleNamespace
+
+    from dealpilot.deals.scoring import _agrees, reason_direction
+    from dealpilot.deals.signals import StageNorms
+
+    ctx = SimpleNamespace(settings=SimpleNamespace(no_activity_days=21), norms=StageNorms(median_days={"Proposal": 10}))
+    state = SimpleNamespace(answers={"budget": "Approved"}, stage="Proposal")
+    row = {"decision_maker_engaged": 0, "core_roles_engaged": 3, "gatekeeper_followups": 2, "activities_30d": 0,
+           "days_since_activity": 30.0, "days_in_stage": 14.0, "close_slips": 0, "rule_score": -0.5}
+    assert reason_direction("decision_maker", row, state, ctx) == -1
+    assert reason_direction("contacts", row, state, ctx) == 1
+    assert reason_direction("gatekeeper", row, state, ctx) == -1
+    assert reason_direction("recency", row, state, ctx) == -1
+    assert reason_direction("days_in_stage", row, state, ctx) == -1  # 14 days against a norm of 10
+    assert reason_direction("rules", row, state, ctx) == -1
+    assert reason_direction("q:budget", row, state, ctx) == 0 and reason_direction("q:timeline", row, state, ctx) == -1
+    assert reason_direction("stage_changes", row, state, ctx) is None and reason_direction("days_to_close", row, state, ctx) is None
+    assert not _agrees(-1, 0.4) and _agrees(-1, -0.4) and _agrees(0, 0.4) and not _agrees(None, 0.4)

@@ -119,7 +119,8 @@ def test_the_openapi_schema_documents_the_forecast():
     paths = {p: ops for p, ops in schema["paths"].items() if p.startswith("/api/forecast/")}
     assert set(paths) == {"/api/forecast/me", "/api/forecast/users/{user_id}", "/api/forecast/users/{user_id}/deals",
                           "/api/forecast/users/{user_id}/calls", "/api/forecast/users/{user_id}/snapshots",
-                          "/api/forecast/users/{user_id}/changes", "/api/forecast/opportunities/{opportunity_id}/category"}
+                          "/api/forecast/users/{user_id}/changes", "/api/forecast/opportunities/{opportunity_id}/category",
+                          "/api/forecast/accuracy"}
     post_call = paths["/api/forecast/users/{user_id}/calls"]["post"]
     assert {"201", "400", "401", "404", "409", "422"} <= set(map(str, post_call["responses"]))
     assert post_call["description"] and post_call["tags"] == ["forecast"]

@@ -236,7 +236,11 @@ def _describe(group: str, row: dict, state: DealState, ctx: ScoringContext, item
         return f"{v['stage_changes']} stage change{'s' if v['stage_changes'] != 1 else ''} so far"
     if group == "days_in_stage":
         d = v["days_in_stage"]
-        return f"{int(d)} days in the current stage" if not math.isnan(d) else "Time in stage unknown"
+        if math.isnan(d):
+            return "Time in stage unknown"
+        norm = ctx.norms.median_days.get(state.stage)
+        usual = f"; deals here usually move on after {norm:.0f}" if norm else ""
+        return f"{int(d)} days in {state.stage or 'the current stage'}{usual}"
     if group == "moves_back":
         n = v["moves_back"]
         return f"Moved back a stage {n} time{'s' if n != 1 else ''}" if n else "Never moved back a stage"
@@ -290,6 +294,48 @@ GROUPS = {"log_amount": "amount", "age_days": "age", "stage": "stage", "stage_ra
           "source": "source", "product": "product"}
 
 
+# What a rep can act on or must know: the buying group, activity, time in stage against the norm, pushed close
+# dates, the knowledge rules and the qualification answers. The rest (the stage itself, amount, age, the number
+# of stage changes, days to or past the close date, track records, source, product) describes the CRM's
+# bookkeeping or the past: it informs the model but is never given as a reason.
+SHOWN_GROUPS = {"contacts", "decision_maker", "gatekeeper", "activity", "recency", "days_in_stage", "close_slips", "rules"}
+
+
+def reason_direction(group: str, row: dict, state: DealState, ctx: ScoringContext) -> int | None:
+    """The way the methodology (and its knowledge rules) says this fact moves a deal: +1 up, -1 down, 0 either;
+    None: not a reason shown to people. A model contribution the other way is a correlation of the data, not
+    advice, and is not shown (a missing decision maker never reads as a reason for hope)."""
+    if group.startswith("q:"):
+        return 0 if state.answers.get(group[2:]) else -1  # an unanswered question is a gap, never a strength
+    if group not in SHOWN_GROUPS:
+        return None
+    if group == "decision_maker":
+        return 1 if row["decision_maker_engaged"] else -1
+    if group == "contacts":
+        return 1 if row["core_roles_engaged"] >= 3 else -1 if row["core_roles_engaged"] <= 1 else 0
+    if group == "gatekeeper":
+        return -1 if row["gatekeeper_followups"] else 0
+    if group == "activity":
+        return -1 if not row["activities_30d"] else 0
+    if group == "recency":
+        d = row["days_since_activity"]
+        return -1 if math.isnan(d) or d > ctx.settings.no_activity_days else 1 if d <= 14 else 0
+    if group == "days_in_stage":
+        d, norm = row["days_in_stage"], ctx.norms.median_days.get(state.stage)
+        if math.isnan(d) or not norm:
+            return 0
+        return -1 if d > norm else 1
+    if group == "close_slips":
+        return -1 if row["close_slips"] else 0
+    if group == "rules":
+        return 1 if row["rule_score"] > 0 else -1 if row["rule_score"] < 0 else 0
+    return 0
+
+
+def _agrees(direction: int | None, effect: float) -> bool:
+    return direction is not None and (direction == 0 or (direction > 0) == (effect > 0))
+
+
 def model_scores(items: list[DealInsight], ctx: ScoringContext) -> list[DealScore]:
     rows = [features(i.state, ctx.features, signal_codes=[v.code for v in i.vulnerabilities]) for i in items]
     if not rows:
@@ -304,7 +350,8 @@ def model_scores(items: list[DealInsight], ctx: ScoringContext) -> list[DealScor
         for j, c in enumerate(columns):
             group = GROUPS.get(c, c)
             effects[group] = effects.get(group, 0.0) + float(contrib[k, j])
-        ranked = sorted(effects.items(), key=lambda kv: -abs(kv[1]))
+        ranked = [(g, e) for g, e in sorted(effects.items(), key=lambda kv: -abs(kv[1]))
+                  if _agrees(reason_direction(g, rows[k], item.state, ctx), e)]
         up = [Reason(_describe(g, rows[k], item.state, ctx, item), e) for g, e in ranked if e >= MIN_REASON][:n]
         down = [Reason(_describe(g, rows[k], item.state, ctx, item), e) for g, e in ranked if e <= -MIN_REASON][:n]
         m = ctx.run.metrics or {}
