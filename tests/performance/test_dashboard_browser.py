@@ -89,17 +89,17 @@ def test_a_manager_reads_the_dashboard(page, live_server, tmp_path):
 
     # the what-if, then a filter: the dashboard is redrawn in place (htmx), the address follows
     page.evaluate("window.__sameDocument = true")
-    page.fill("#id_what_if", "25")
+    page.fill("#id_win_points", "8")
     page.get_by_role("button", name="Recalculate").click()
-    expect(page).to_have_url(re.compile(r"what_if=25"))
-    expect(page.locator("[data-testid=what-if]")).to_contain_text("25%")
+    expect(page).to_have_url(re.compile(r"win_points=8"))
+    expect(page.locator("[data-testid=what-if]")).to_contain_text("+8 points of win rate")
     page.wait_for_function(ALL_DRAWN)
     page.select_option("#id_period", "month")
     expect(page).to_have_url(re.compile(r"period=month"))
     expect(page.locator(".dash-window")).to_contain_text("by month")  # the new dashboard is in
     page.wait_for_function(ALL_DRAWN)
     expect(page.locator("#id_period")).to_have_value("month")
-    expect(page.locator("#id_what_if")).to_have_value("25")  # the what-if is kept
+    expect(page.locator("#id_win_points")).to_have_value("8")  # the what-if is kept
     months = page.evaluate("JSON.parse(document.querySelector('script[id^=chart-velocity-]').textContent).data[0].x")
     assert months and all(re.fullmatch(r"\d{4}-\d\d", m) for m in months)
     assert page.evaluate("window.__sameDocument") is True

@@ -56,3 +56,21 @@ def test_what_if():
     with pytest.raises(ValueError):
         what_if(r, "win_rate", -100)
     assert set(LEVERS) == set(what_ifs(r))
+
+
+def test_each_lever_moves_velocity_by_its_own_effect():
+    from dealpilot.performance.levers import WhatIf, goal_seek, moved
+
+    row = {"opportunities": 40, "avg_deal_value": 10000, "win_rate": 0.2, "cycle_days": 80, "velocity": 40 * 10000 * 0.2 / 80}
+    w = WhatIf(more_deals=10, bigger_deals=10, win_points=5, shorter_cycle=10)
+    gains = {lever: moved(row, lever, w)["gain_pct"] for lever in LEVERS}
+    assert gains == pytest.approx({"opportunities": 10, "avg_deal_value": 10, "win_rate": 25, "cycle_days": 100 * (80 / 70 - 1)})
+    assert moved(row, "win_rate", WhatIf(win_points=90))["after"] == 1.0  # a win rate stops at 100%
+    assert moved(row, "cycle_days", WhatIf(shorter_cycle=500))["after"] == 1.0  # a cycle lasts a day at least
+    assert moved({"velocity": None}, "win_rate", w) is None
+    # goal seek: twice the velocity needs twice the deals, the deal size or the win rate, or half the cycle
+    needed = {r["lever"]: r for r in goal_seek(row, row["velocity"] * 2)}
+    assert needed["opportunities"]["needed"] == pytest.approx(80) and needed["cycle_days"]["needed"] == pytest.approx(40)
+    assert needed["win_rate"]["needed"] == pytest.approx(0.4) and needed["win_rate"]["reachable"]
+    assert not {r["lever"]: r for r in goal_seek(row, row["velocity"] * 6)}["win_rate"]["reachable"]  # 120%
+    assert goal_seek(row, 0) == []

@@ -21,8 +21,17 @@ class DashboardFilterForm(forms.Form):
     end = DayField(required=False, label="To", widget=DATE)
     group_by = forms.ChoiceField(choices=[("", "Everyone together")] + [(g, GROUP_LABELS[g]) for g in GROUPS],
                                  required=False, label="Velocity by")
-    what_if = forms.FloatField(required=False, label="Each lever moves by (%)", min_value=-WHAT_IF_LIMIT,
-                               max_value=WHAT_IF_LIMIT, widget=forms.NumberInput(attrs={"step": "1"}))
+    # the what-if: each lever in its own unit (defaults: levers.WhatIf)
+    more_deals = forms.FloatField(required=False, label="More deals (%)", min_value=-WHAT_IF_LIMIT, max_value=WHAT_IF_LIMIT * 10,
+                                  widget=forms.NumberInput(attrs={"step": "1"}))
+    bigger_deals = forms.FloatField(required=False, label="Bigger deals (%)", min_value=-WHAT_IF_LIMIT, max_value=WHAT_IF_LIMIT * 10,
+                                    widget=forms.NumberInput(attrs={"step": "1"}))
+    win_points = forms.FloatField(required=False, label="Win rate (points)", min_value=-100, max_value=100,
+                                  widget=forms.NumberInput(attrs={"step": "1"}))
+    shorter_cycle = forms.FloatField(required=False, label="Shorter cycle (days)", min_value=-3650, max_value=3650,
+                                     widget=forms.NumberInput(attrs={"step": "1"}))
+    goal = forms.DecimalField(required=False, label="Goal a period", min_value=1, max_digits=18, decimal_places=2,
+                              widget=forms.NumberInput(attrs={"step": "1000"}))
 
     def add_prefix(self, field_name: str) -> str:
         # the query string says "from" and "to", like `dealpilot report --from/--to` and the API
@@ -45,7 +54,7 @@ class DashboardFilterForm(forms.Form):
         return DashboardFilterForm(data)
 
     def filters(self) -> dict:
-        """The valid values (None where a field is empty or wrong): period, start, end, group_by, what_if."""
+        """The valid values (None where a field is empty or wrong): period, start, end, group_by and the what-if's."""
         self.is_valid()
         values = {}
         for name in self.fields:

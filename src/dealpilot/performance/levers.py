@@ -69,3 +69,58 @@ def what_if(row: dict, lever: str, change_pct: float) -> float | None:
 def what_ifs(row: dict, change_pct: float = 10.0) -> dict[str, float | None]:
     """Velocity if each lever in turn improves by change_pct percent (cycle_days: shortens)."""
     return {lever: what_if(row, lever, change_pct if LEVER_SIGN[lever] > 0 else -change_pct) for lever in LEVERS}
+
+
+# ---- what-if in each lever's own unit, and goal seek -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """How much each lever moves, in its own unit: the levers are not alike (five points of win rate on a
+    20% win rate is a quarter more velocity; ten days off a 90-day cycle is an eighth more)."""
+
+    more_deals: float = 10.0  # % more opportunities
+    bigger_deals: float = 10.0  # % higher average deal value
+    win_points: float = 5.0  # the win rate up by this many points
+    shorter_cycle: float = 10.0  # days off the sales cycle
+    goal: float | None = None  # revenue a period to reach (goal seek); None: the period's target where known
+
+
+def moved(row: dict, lever: str, w: WhatIf) -> dict | None:
+    """The lever's value now and after the move, and velocity after it; None when the row has no velocity."""
+    v = row.get("velocity")
+    now = row.get(lever)
+    if not v or not now:
+        return None
+    if lever == "opportunities":
+        after, text = now * (1 + w.more_deals / 100), f"{w.more_deals:+g}% deals"
+    elif lever == "avg_deal_value":
+        after, text = now * (1 + w.bigger_deals / 100), f"{w.bigger_deals:+g}% deal size"
+    elif lever == "win_rate":
+        after, text = min(1.0, max(0.0, now + w.win_points / 100)), f"{w.win_points:+g} points of win rate"
+    elif lever == "cycle_days":
+        after, text = max(1.0, now - w.shorter_cycle), f"{w.shorter_cycle:g} days {'shorter' if w.shorter_cycle >= 0 else 'longer'} cycle"
+    else:
+        raise ValueError(f"unknown lever {lever!r}; one of {', '.join(LEVERS)}")
+    velocity = v * (now / after if lever == "cycle_days" else after / now)
+    return {"lever": lever, "move": text, "before": now, "after": after, "velocity": v, "what_if_velocity": velocity,
+            "gain": velocity - v, "gain_pct": 100 * (velocity / v - 1)}
+
+
+def goal_seek(row: dict, goal_velocity: float) -> list[dict]:
+    """What each lever alone would have to be for velocity to reach `goal_velocity` (money a day): velocity is
+    the levers' product, so each scales by goal / velocity (the cycle by its inverse). A win rate above 100%
+    cannot be reached by the win rate alone, and says so."""
+    v = row.get("velocity")
+    if not v or goal_velocity <= 0:
+        return []
+    ratio = goal_velocity / v
+    out = []
+    for lever in LEVERS:
+        now = row.get(lever)
+        if not now:
+            continue
+        needed = now / ratio if lever == "cycle_days" else now * ratio
+        reachable = not (lever == "win_rate" and needed > 1.0)
+        out.append({"lever": lever, "now": now, "needed": needed, "change_pct": 100 * (needed / now - 1), "reachable": reachable})
+    return out

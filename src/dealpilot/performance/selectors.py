@@ -22,8 +22,7 @@ from dealpilot.analytics.frames import SOURCES, data_version, frames_for, scope_
 from dealpilot.analytics.report import TEAM_REPORTS
 
 from . import diagnosis as dx
-from .forms import WHAT_IF_DEFAULT
-from .levers import LEVERS, what_if
+from .levers import LEVERS, WhatIf, goal_seek, moved
 from .pipeline import week_start
 
 DEFAULT_PERIODS = 8          # the velocity trend shows 8 periods (quarters by default)
@@ -164,7 +163,7 @@ class Dashboard:
     kpis: dict
     attention: list[Attention]
     reps: list[str]
-    what_if_pct: float = WHAT_IF_DEFAULT
+    what_if: WhatIf = field(default_factory=WhatIf)
     charts: dict = field(default_factory=dict)  # the figures, built once by the view (shared by the cached copies)
 
     @property
@@ -191,7 +190,15 @@ class Dashboard:
 
     @property
     def what_ifs(self) -> list[dict]:
-        return what_ifs(self.velocity, self.what_if_period, self.what_if_pct)
+        return what_ifs(self.velocity, self.what_if_period, self.what_if)
+
+    @property
+    def goal_seeks(self) -> list[dict]:
+        """Per group of the what-if's period: what each lever alone would need to be to reach the goal."""
+        return goal_seeks(self.velocity, self.what_if_period, self.what_if, self.window.period, self._targets())
+
+    def _targets(self) -> dict[str, float]:
+        return {r["group"]: r["target"] for r in self.current_forecast if r.get("target")}
 
     @property
     def has_coverage(self) -> bool:
@@ -236,21 +243,36 @@ def _lever_pair(window: Window, velocity: list[dict], levers: list[dict]) -> Lev
     return LeverPair(from_period=chosen[0], to_period=chosen[1], rows=rows, skipped_partial=skipped)
 
 
-def what_ifs(velocity: list[dict], period_label: str | None, pct: float) -> list[dict]:
-    """For each group's row of the period: velocity if each lever alone improves by pct% (the cycle: shortens)."""
+def what_ifs(velocity: list[dict], period_label: str | None, w: WhatIf) -> list[dict]:
+    """For each group's row of the period: velocity if each lever alone moved as `w` says, in its own unit."""
     out = []
     for row in velocity:
         if row["period"] != period_label or not row.get("velocity"):
             continue
         for lever in LEVERS:
-            change = pct if lever != "cycle_days" else -pct
-            try:
-                value = what_if(row, lever, change)
-            except ValueError:
-                value = None
-            out.append({"group": row["group"], "period": row["period"], "lever": lever, "lever_label": LEVER_LABELS[lever],
-                        "change_pct": change, "velocity": row["velocity"], "what_if_velocity": value,
-                        "gain": None if value is None else value - row["velocity"]})
+            result = moved(row, lever, w)
+            if result is not None:
+                out.append({"group": row["group"], "period": row["period"], "lever_label": LEVER_LABELS[lever], **result})
+    return out
+
+
+PERIOD_DAYS = {"month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
+
+
+def goal_seeks(velocity: list[dict], period_label: str | None, w: WhatIf, period: str, targets: dict[str, float]) -> list[dict]:
+    """Per group: the goal (the entered one, else the group's target this period) as velocity, and what each lever
+    alone would need to be to reach it."""
+    out = []
+    for row in velocity:
+        if row["period"] != period_label or not row.get("velocity"):
+            continue
+        goal = w.goal if w.goal is not None else targets.get(row["group"])
+        if not goal:
+            continue
+        goal_velocity = float(goal) / PERIOD_DAYS[period]
+        for r in goal_seek(row, goal_velocity):
+            out.append({"group": row["group"], "period": row["period"], "goal": float(goal), "goal_velocity": goal_velocity,
+                        "lever_label": LEVER_LABELS[r["lever"]], **r})
     return out
 
 
@@ -375,15 +397,24 @@ dashboard_cache = _DashboardCache()
 
 def team_dashboard(user, filters: dict, engine: str | None = None) -> Dashboard:
     """Every section of the dashboard for what `user` may see (frames_for scopes the records).
-    filters: period, start, end, group_by (None: the default) and what_if (the what-if's percent)."""
-    window = resolve_window(user, **{k: v for k, v in filters.items() if k != "what_if"})
+    filters: period, start, end, group_by (None: the default) and the what-if's (WHAT_IF_FIELDS)."""
+    window = resolve_window(user, **{k: v for k, v in filters.items() if k not in WHAT_IF_FIELDS})
     key = dashboard_cache.key(user, window, engine)
     dashboard = dashboard_cache.get(key)
     if dashboard is None:
         dashboard = _compute(user, window, engine)
         dashboard_cache.put(key, dashboard)
-    pct = WHAT_IF_DEFAULT if filters.get("what_if") is None else float(filters["what_if"])
-    return replace(dashboard, what_if_pct=pct) if pct != dashboard.what_if_pct else dashboard
+    w = what_if_from(filters)
+    return replace(dashboard, what_if=w) if w != dashboard.what_if else dashboard
+
+
+WHAT_IF_FIELDS = ("more_deals", "bigger_deals", "win_points", "shorter_cycle", "goal")
+
+
+def what_if_from(filters: dict) -> WhatIf:
+    """The what-if of the filters: each lever's move where given, else WhatIf's default."""
+    given = {k: float(filters[k]) for k in WHAT_IF_FIELDS if filters.get(k) is not None}
+    return WhatIf(**given)
 
 
 def _compute(user, w: Window, engine: str | None) -> Dashboard:

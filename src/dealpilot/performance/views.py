@@ -98,9 +98,12 @@ def dashboard(request):
     # already on the page, which would strip the new plot's classes (chart-ready) after a swap
     token = secrets.token_hex(3)
     shown = {name: replace(c, id=f"{c.id}-{token}") for name, c in d.charts.items()}
-    context = {"form": form.shown_with({**d.window.query(), "what_if": f"{d.what_if_pct:g}"}), "d": d, "w": d.window, "charts": shown,
+    moves = {k: f"{getattr(d.what_if, k):g}" for k in selectors.WHAT_IF_FIELDS if getattr(d.what_if, k) is not None}
+    context = {"form": form.shown_with({**d.window.query(), **moves}), "d": d, "w": d.window, "charts": shown,
                "csv": {name: _csv_url(name, d.window) for name in TEAM_REPORTS},
-               "has_filters": bool(request.GET), "at_risk": deals_at_risk(request.user)}
+               "has_filters": bool(request.GET), "at_risk": deals_at_risk(request.user),
+               # the filters keep the what-if as given (a redraw by period or group does not reset it)
+               "what_if_kept": [(k, moves[k]) for k in selectors.WHAT_IF_FIELDS if request.GET.get(k) and k in moves]}
     partial = is_partial(request)
     response = render(request, "performance/_dashboard.html" if partial else "performance/dashboard.html", context)
     patch_vary_headers(response, ("HX-Request",))  # a cache must not mix the partial and the page
@@ -116,7 +119,7 @@ def dashboard_csv(request, name: str):
     if not form.is_valid():
         problems = "; ".join(f"{form.add_prefix(field)}: {' '.join(errors)}" for field, errors in form.errors.items())
         return HttpResponseBadRequest(f"Bad filters: {problems}\n", content_type="text/plain; charset=utf-8")
-    filters = {k: v for k, v in form.filters().items() if k != "what_if"}  # the what-if changes no rows
+    filters = {k: v for k, v in form.filters().items() if k not in selectors.WHAT_IF_FIELDS}  # the what-if changes no rows
     window = selectors.resolve_window(request.user, **filters)
     try:
         rows = report_rows(name, **window.report_params(name), as_user=request.user.username)

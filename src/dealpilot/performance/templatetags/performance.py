@@ -68,3 +68,18 @@ def verdict_class(verdict: str) -> str:
     from dealpilot.performance.selectors import VERDICTS
 
     return VERDICTS.get(verdict, "none")
+
+
+@register.filter
+def lever_value(value, lever: str) -> str:
+    """A lever's value in its own unit: deals, money, a win rate, days."""
+    x = _number(value)
+    if x is None:
+        return EMPTY
+    if lever == "win_rate":
+        return f"{x:.1%}"
+    if lever == "cycle_days":
+        return f"{x:,.0f} days"
+    if lever == "opportunities":
+        return f"{x:,.1f} deals"
+    return f"{x:,.0f}"
