@@ -207,3 +207,26 @@ def test_the_cli_prints_a_persons_today_as_the_page_shows_it(busy_rep):
     assert table.exit_code == 0 and "Send the pricing" in table.stdout
     unknown = CliRunner().invoke(app, ["today", "--as", "nobody"])
     assert unknown.exit_code == 2
+
+
+def test_a_backer_lapses_sooner_than_a_neutral_contact_and_a_critic_in_between(org):
+    """Issue 18 §3: the lapse threshold follows the contact's attitude on the people map; the leader sets each."""
+    from dealpilot.planning.models import ContactProfile
+    from dealpilot.planning.selectors import people_map
+
+    rep, account = org.rep_dach, org.accounts["rep_dach"]
+    people = {}
+    for name, attitude in (("Backer", "champion"), ("Critic", "sceptic"), ("Neutral", "")):
+        c = make_contact(account, first_name=name, last_name="Person", owner=rep)
+        ContactProfile.objects.create(contact=c, key_person=True, attitude=attitude)
+        make_activity(rep, contact=c, activity_date=today() - timedelta(days=50))
+        people[name] = c
+    lapsed = {i.title.split(" ")[0] for i in worklist(rep).items if i.kind == "contact_lapsed" and "Person" in i.title}
+    assert lapsed == {"Backer"}  # 50 days: past 45 for a champion, within 60 for a sceptic and 90 for the neutral
+    settings = TodaySettings.current()
+    settings.contact_lapse_days_critics = 30
+    settings.save()
+    lapsed = {i.title.split(" ")[0] for i in worklist(rep).items if i.kind == "contact_lapsed" and "Person" in i.title}
+    assert lapsed == {"Backer", "Critic"}
+    on_map = {p["name"].split(" ")[0]: p["lapsed"] for p in people_map(account)["people"] if p["name"].endswith("Person")}
+    assert on_map == {"Backer": True, "Critic": True, "Neutral": False}  # the account's people map says the same

@@ -44,12 +44,28 @@ class Thresholds:
     due_soon_days: int = 2  # next steps due within this many days are listed
     probability_drop_points: int = 10  # a week-over-week drop of the win probability this big is a risk
     account_quiet_days: int = 30  # an A or B account with no touch this long is listed
-    contact_lapse_days: int = 90  # a key contact with no touch this long has lapsed
+    contact_lapse_days: int = 90  # a key contact with no touch this long has lapsed (neutral, or no attitude known)
+    contact_lapse_days_backers: int = 45  # ... a champion or supporter: the people who back us hear from us often
+    contact_lapse_days_critics: int = 60  # ... a sceptic or opponent: someone who may block is watched closely
     plan_review_days: int = 7  # plan reviews due within this many days are listed
     creation_short_share: float = 0.75  # a team creating fewer deals than this share of its usual four weeks is short
     big_deals: int = 10  # how many of the biggest deals at risk a leader sees
     changed_deals: int = 10  # how many of the most changed deals a manager sees
     big_deal_amount: float | None = None  # alerts: a deal this big is "big" (None: the top tenth of open deals)
+
+
+BACKERS = ("champion", "supporter")
+CRITICS = ("sceptic", "opponent")
+
+
+def lapse_days(th: Thresholds, attitude: str) -> int:
+    """How long a key contact may go without contact before the relationship has lapsed, by their attitude to
+    us (the account team's people map): backers and critics sooner than the neutral or unknown."""
+    if attitude in BACKERS:
+        return th.contact_lapse_days_backers
+    if attitude in CRITICS:
+        return th.contact_lapse_days_critics
+    return th.contact_lapse_days
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dealpilot.deals.models import CallPlan
 from dealpilot.planning.models import AccountPlan, ContactProfile
 from dealpilot.planning.selectors import KEY_ROLES, priority_rows
 
-from .items import Item, Thresholds
+from .items import Item, Thresholds, lapse_days
 
 
 def _days(n: int) -> str:
@@ -75,7 +75,8 @@ def quiet_account_items(user: User, today: date, th: Thresholds) -> list[Item]:
 
 def lapsed_contact_items(user: User, today: date, th: Thresholds) -> list[Item]:
     """The loyalty list, every account in one: key people (a key person in the account team's profile,
-    or a decision maker, economic buyer, sponsor or champion on a deal) not touched for `contact_lapse_days`."""
+    or a decision maker, economic buyer, sponsor or champion on a deal) not touched for longer than their
+    attitude allows (items.lapse_days: backers and critics sooner than the neutral)."""
     accounts = Account.objects.visible_to(user)
     flagged = set(ContactProfile.objects.filter(key_person=True, contact__account__in=accounts).values_list("contact_id", flat=True))
     flagged |= set(ContactProfile.objects.filter(decision_role__in=KEY_ROLES, contact__account__in=accounts).values_list("contact_id", flat=True))
@@ -88,11 +89,12 @@ def lapsed_contact_items(user: User, today: date, th: Thresholds) -> list[Item]:
     roles = dict(ContactRole.choices)
     deal_role = dict(OpportunityContactRole.objects.filter(OPPORTUNITY_NOT_IN_BIN, contact_id__in=flagged)
                      .order_by("contact_id", "-id").values_list("contact_id", "role"))
+    attitudes = dict(ContactProfile.objects.filter(contact_id__in=flagged).values_list("contact_id", "attitude"))
     items = []
     for c in Contact.objects.filter(id__in=flagged, has_left=False).select_related("account", "owner", "account__owner"):
         day = last.get(c.pk)
         quiet = (today - day).days if day else None
-        if quiet is not None and quiet <= th.contact_lapse_days:
+        if quiet is not None and quiet <= lapse_days(th, attitudes.get(c.pk, "")):
             continue
         role = roles.get(deal_role.get(c.pk, ""), "key person")
         items.append(Item(

@@ -340,13 +340,16 @@ def plan_detail(user, plan: AccountPlan) -> dict:
 
 DECIDERS = (ContactRole.DECISION_MAKER, ContactRole.ECONOMIC_BUYER)
 KEY_ROLES = (ContactRole.DECISION_MAKER, ContactRole.ECONOMIC_BUYER, ContactRole.EXECUTIVE_SPONSOR, ContactRole.CHAMPION)
-LAPSE_DAYS = 90
 
 
 def people_map(account: Account, today: date | None = None) -> dict:
     """The account's contacts with their part in decisions (the team's profile, else their latest
     role on a deal), reports-to and influence lines, last contact and who initiated it, and gaps."""
+    from dealpilot.guidance.items import lapse_days
+    from dealpilot.today.models import TodaySettings
+
     today = today or timezone.localdate()
+    th = TodaySettings.current().thresholds()
     contacts = list(Contact.objects.filter(account=account).select_related("plan_unit").order_by("last_name", "first_name", "id"))
     ids = [c.pk for c in contacts]
     profiles = {p.contact_id: p for p in ContactProfile.objects.filter(contact_id__in=ids)}
@@ -380,7 +383,7 @@ def people_map(account: Account, today: date | None = None) -> dict:
             "key_person": key, "last_contact": seen["date"] if seen else None, "days_since_contact": days,
             "last_direction": seen["direction"] if seen else "", "last_by": seen["by"] if seen else "",
             "client_initiated_share": (seen["inbound"] / seen["touches"]) if seen else None,
-            "lapsed": key and not c.has_left and (days is None or days > LAPSE_DAYS),
+            "lapsed": key and not c.has_left and (days is None or days > lapse_days(th, p.attitude if p else "")),
         })
     current = [p for p in people if not p["has_left"]]
     influences = list(Influence.objects.filter(source_id__in=ids, target_id__in=ids).values("id", "source_id", "target_id", "note"))
@@ -392,8 +395,8 @@ def people_map(account: Account, today: date | None = None) -> dict:
         gaps.append("Only one contact")
     if current and not any(p["decision_role"] in DECIDERS for p in current):
         gaps.append("No decision maker known")
-    if account_last is None or account_last > LAPSE_DAYS:
-        gaps.append(f"No contact in {LAPSE_DAYS} days")
+    if account_last is None or account_last > th.contact_lapse_days:
+        gaps.append(f"No contact in {th.contact_lapse_days} days")
     for p in people:
         if p["has_left"] and p["key_person"]:
             gaps.append(f"Key contact {p['name']} has left")

@@ -23,7 +23,9 @@ class TodaySettings(models.Model):
     due_soon_days = _days(DEFAULTS.due_soon_days, "List next steps due within this many days", 30)
     probability_drop_points = _days(DEFAULTS.probability_drop_points, "A weekly drop of the win probability this big (points) is a risk", 100)
     account_quiet_days = _days(DEFAULTS.account_quiet_days, "An A or B account with no contact this long is listed")
-    contact_lapse_days = _days(DEFAULTS.contact_lapse_days, "A key contact with no contact this long has lapsed")
+    contact_lapse_days = _days(DEFAULTS.contact_lapse_days, "A key contact (neutral or attitude unknown) with no contact this long has lapsed")
+    contact_lapse_days_backers = _days(DEFAULTS.contact_lapse_days_backers, "A champion or supporter with no contact this long has lapsed")
+    contact_lapse_days_critics = _days(DEFAULTS.contact_lapse_days_critics, "A sceptic or opponent with no contact this long has lapsed")
     plan_review_days = _days(DEFAULTS.plan_review_days, "List account plan reviews due within this many days", 90)
     creation_short_share = models.FloatField(default=DEFAULTS.creation_short_share,
                                              validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
@@ -39,7 +41,8 @@ class TodaySettings(models.Model):
     class Meta:
         verbose_name_plural = "today settings"
 
-    FIELDS = ("due_soon_days", "probability_drop_points", "account_quiet_days", "contact_lapse_days", "plan_review_days",
+    FIELDS = ("due_soon_days", "probability_drop_points", "account_quiet_days", "contact_lapse_days",
+              "contact_lapse_days_backers", "contact_lapse_days_critics", "plan_review_days",
               "creation_short_share", "big_deals", "changed_deals", "big_deal_amount")
 
     @classmethod
