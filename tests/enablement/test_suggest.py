@@ -98,3 +98,33 @@ def test_the_fast_query_vector_equals_scikit_learns(org, library):
     cosines = suggest.cosine_all(index, fast)
     assert np.allclose(cosines, (index.matrix @ reference.T).toarray().ravel(), atol=1e-6)
     assert suggest.query_vector(index, "the and of").nnz == 0
+
+
+def test_suggestions_react_to_what_the_deal_lacks(org, library):
+    """Issue 18 §4: a single-threaded deal gets material for the roles it has not reached; a deal without a
+    compelling event gets the cost of doing nothing; each with the reason in words."""
+    from django.utils import timezone
+
+    from dealpilot.deals.knowledge import ensure_defaults
+    from dealpilot.deals.models import QualificationAnswer, QualificationQuestion, WinScore
+
+    deal = org.opportunities["rep_emea"][0]
+    champion = make_module(org.enablement, "Arming your champion: the internal pitch", kind="playbook",
+                           body="Help the champion sell inside.", tags={"buyer_role": ["Champion"]})
+    inaction = make_module(org.enablement, "What waiting costs", kind="value_message",
+                           body="The cost of inaction: every quarter of delay, the cost of doing nothing grows. Payback in months.")
+    before = {s.title: s for s in suggestions_for(org.rep_emea, deal.pk, limit=10)}
+    assert champion.title not in before  # nothing in the deal asks for it yet
+    assert not any("compelling event" in r for s in before.values() for r in s.reasons)
+    WinScore.objects.create(opportunity=deal, probability=0.3, method="rules", scored_at=timezone.now(),
+                            vulnerabilities=[{"code": "single_threaded", "title": "Single-threaded"}], vulnerability_count=1)
+    ensure_defaults()
+    QualificationAnswer.objects.create(opportunity=deal, question=QualificationQuestion.objects.get(key="compelling_event"),
+                                       value="no", answered_at=timezone.now())
+    suggest._cache.clear()
+    found = {s.title: s for s in suggestions_for(org.rep_emea, deal.pk, limit=10)}
+    if inaction.title in before:
+        assert found[inaction.title].score > before[inaction.title].score  # it now answers what the deal lacks
+    assert "The deal is single-threaded: material for the champion you have not reached yet" in found[champion.title].reasons
+    assert "The buyer has no compelling event: this states the cost of doing nothing" in found[inaction.title].reasons
+    assert not any("single-threaded" in r for r in found[library.value_message.title].reasons)  # its role is reached

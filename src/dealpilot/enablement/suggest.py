@@ -31,7 +31,16 @@ from .models import ContentKind, ContentModule, ContentStatus, ContentTag, Enabl
 
 WEIGHTS = {  # the score of each kind of match; text relevance is a cosine in [0, 1] times its weight
     "stage": 3.0, "phase": 2.0, "buyer_role": 1.5, "industry": 2.0, "product": 1.0, "challenge": 3.0, "text": 4.0,
+    "gap": 3.5,  # material for what the deal lacks (a role not reached, no compelling event) weighs like its stage
 }
+# Deal signals that ask for material for the buying-group roles nobody on the deal holds yet.
+THREAD_GAPS = {"single_threaded": "The deal is single-threaded", "no_decision_maker_access": "No decision maker is reached"}
+# Material that states the cost of doing nothing, for a deal without a compelling event (its words, searched in the
+# modules' text as the deal's description is).
+COST_OF_INACTION = "cost of inaction cost of doing nothing risk of delay business case return on investment payback urgency"
+# The roles a buying group needs, in the order material for them is offered (crm ContactRole values).
+GROUP_ROLES = (ContactRole.DECISION_MAKER, ContactRole.ECONOMIC_BUYER, ContactRole.CHAMPION, ContactRole.EXECUTIVE_SPONSOR,
+               ContactRole.TECHNICAL_BUYER, ContactRole.INFLUENCER, ContactRole.USER)
 MAX_ROLE_MATCHES = 2
 MIN_TEXT_SCORE = 0.05  # below this cosine a text-only match is noise
 DEFAULT_LIMIT = 6
@@ -77,6 +86,9 @@ class DealContext:
     products: list[str]
     text: str
     decision_maker: str = ""
+    # what the deal lacks (its signals at the last score, its qualification answers): {code: the reason shown}
+    gaps: dict[str, str] = field(default_factory=dict)
+    missing_roles: list[str] = field(default_factory=list)  # buying-group roles nobody on the deal holds
 
 
 @dataclass
@@ -201,8 +213,24 @@ def deal_context(opportunity: Opportunity, settings: EnablementSettings | None =
         products.extend(v for v in (name, family) if v)
     industry = opportunity.account.industry if opportunity.account_id and opportunity.account else ""
     text = " ".join([opportunity.description or "", " ".join(products), industry])
+    gaps, missing = deal_gaps(opportunity, roles)
     return DealContext(opportunity.pk, opportunity.stage, settings.phase_for_stage(opportunity.stage), roles, industry,
-                       sorted(set(products)), text, decision_maker)
+                       sorted(set(products)), text, decision_maker, gaps, missing)
+
+
+def deal_gaps(opportunity: Opportunity, roles: list[str]) -> tuple[dict[str, str], list[str]]:
+    """What the deal lacks that content can help with: its signals as last scored (stored with the win score,
+    one query) and a "no" to the compelling-event question; and the buying-group roles nobody holds."""
+    from dealpilot.deals.models import QualificationAnswer, WinScore
+
+    codes = {v.get("code") for v in (WinScore.objects.filter(opportunity=opportunity).values_list("vulnerabilities", flat=True)
+                                      .first() or [])}
+    gaps = {code: text for code, text in THREAD_GAPS.items() if code in codes}
+    missing = [r for r in GROUP_ROLES if r not in roles] if gaps else []
+    if not opportunity.is_closed and QualificationAnswer.objects.filter(
+            opportunity=opportunity, question__key="compelling_event", value="no").exists():
+        gaps["no_compelling_event"] = "The buyer has no compelling event"
+    return gaps, missing
 
 
 def score(index: LibraryIndex, ctx: DealContext) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -239,6 +267,15 @@ def score(index: LibraryIndex, ctx: DealContext) -> tuple[np.ndarray, np.ndarray
         for key, where in post[TagDimension.CHALLENGE].items():
             if key in text_key:
                 scores[where] += WEIGHTS["challenge"]
+    if ctx.missing_roles:  # material for the roles the deal has not reached yet
+        missing_hits = np.zeros(n, dtype=bool)
+        for role in ctx.missing_roles:
+            missing_hits[positions(TagDimension.BUYER_ROLE, role)] = True
+        scores[missing_hits] += WEIGHTS["gap"]
+    if "no_compelling_event" in ctx.gaps and index.matrix is not None:
+        urgency_query = query_vector(index, COST_OF_INACTION)
+        urgency = cosine_all(index, urgency_query) if urgency_query.nnz else np.zeros(n)
+        scores += WEIGHTS["gap"] * np.where(urgency >= MIN_TEXT_SCORE, np.minimum(1.0, 3 * urgency), 0.0)
     cosines, query = np.zeros(n), None
     if index.matrix is not None and ctx.text.strip():
         query = query_vector(index, ctx.text)
@@ -318,6 +355,17 @@ def suggest(opportunity: Opportunity, *, limit: int = DEFAULT_LIMIT, settings: E
 def _reasons(index: LibraryIndex, ctx: DealContext, card: ModuleCard, cosine: float, i: int, query) -> list[str]:
     keys = {d: {tag_key(v) for v in values} for d, values in card.tags.items()}
     reasons = []
+    for_missing = [r for r in ctx.missing_roles if r in keys.get(TagDimension.BUYER_ROLE, ())]
+    if for_missing:
+        why = next(iter(ctx.gaps.values()))
+        names = ", ".join(ContactRole(r).label.lower() for r in for_missing[:2])
+        reasons.append(f"{why}: material for the {names} you have not reached yet")
+    if "no_compelling_event" in ctx.gaps and index.matrix is not None:
+        urgency = query_vector(index, COST_OF_INACTION)
+        m = index.matrix
+        row = dict(zip(m.indices[m.indptr[i]:m.indptr[i + 1]].tolist(), m.data[m.indptr[i]:m.indptr[i + 1]].tolist()))
+        if urgency.nnz and sum(row.get(c, 0.0) * w for c, w in zip(urgency.indices.tolist(), urgency.data.tolist())) >= MIN_TEXT_SCORE:
+            reasons.append("The buyer has no compelling event: this states the cost of doing nothing")
     if tag_key(ctx.stage) in keys.get(TagDimension.STAGE, ()):
         reasons.append(f"Made for the {ctx.stage} stage")
     if ctx.phase in keys.get(TagDimension.PHASE, ()):
