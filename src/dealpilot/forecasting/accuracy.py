@@ -110,9 +110,15 @@ class PersonSummary:
             return f"optimistic: calls {bias:.0f}% over what is won, on average over {with_call} periods"
         return f"about right: {bias:+.0f}% on average over {with_call} periods"
 
+    @property
+    def habit_word(self) -> str:
+        """The habit in a word or two, for a table cell (the sentence is `habit`)."""
+        return self.habit.split(":")[0]
+
     def as_row(self) -> dict:
         row = {"person": str(self.person), "person_id": self.person.pk, "role": self.person.role,
                "team": str(self.person.team) if self.person.team_id else "", "periods": self.periods, "habit": self.habit,
+               "habit_word": self.habit_word,
                "model_beats_call": self.model_beats_call, "periods_with_a_call": self.compared,
                "actual_in_model_range": self.in_range}
         for method in METHODS:

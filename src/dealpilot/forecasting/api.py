@@ -355,6 +355,7 @@ class AccuracyPersonOut(Schema):
     team: str
     periods: int
     habit: str
+    habit_word: str
     model_beats_call: int
     periods_with_a_call: int
     actual_in_model_range: int

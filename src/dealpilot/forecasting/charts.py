@@ -117,6 +117,6 @@ def accuracy_chart(rows: list[dict]) -> go.Figure:
                                  line={"color": colour, "width": 2}, marker={"symbol": symbol, "size": 9},
                                  hovertemplate="%{x}: " + name + " %{y:+.0f}%<extra></extra>"))
     fig.add_hline(y=0, line={"color": INK, "width": 1})
-    fig.update_layout(legend=LEGEND_TOP, yaxis={"title": "error, % of won (+ optimistic, - sandbagged)", "ticksuffix": "%"},
+    fig.update_layout(legend=LEGEND_TOP, yaxis={"title": "error, % of won", "ticksuffix": "%"},
                       xaxis={"type": "category", "title": "period"})
     return fig
