@@ -205,6 +205,10 @@ def test_the_cli_lists_a_persons_alerts_and_scans(watched):
     rows = json.loads(listed.output)["rows"]
     assert [r["kind"] for r in rows] == ["closed_lost"] and rows[0]["read"] is False
     assert json.loads(CliRunner().invoke(app, ["alerts", "list", "--as", "rep_emea", "--format", "json"]).output)["rows"] == []
+    services.add_webhook(org.leader, org.teams["emea"].pk, {"name": "#emea", "url": "https://hooks.example.com/services/T/B/secret"})
+    hooks = json.loads(CliRunner().invoke(app, ["alerts", "webhooks", "--as", "manager_emea", "--format", "json"]).output)["rows"]
+    assert [(h["team"], h["name"]) for h in hooks] == [("EMEA", "#emea")] and "secret" not in hooks[0]["url"]
+    assert json.loads(CliRunner().invoke(app, ["alerts", "webhooks", "--as", "rep_emea", "--format", "json"]).output)["rows"] == []
 
 
 def test_the_scheduler_has_its_jobs():
@@ -219,6 +223,8 @@ def test_the_scheduled_jobs_do_their_work_and_a_failing_one_is_logged_not_raised
     from dealpilot.notifications import scheduler
 
     org = watched
+    # a job closes stale connections before and after it runs; inside the test's transaction that would end it
+    monkeypatch.setattr("django.db.close_old_connections", lambda: None)
     jobs = {j.id: j.func for j in scheduler.build_scheduler(blocking=False).get_jobs()}
     jobs["snapshot"]()
     jobs["snapshot"]()

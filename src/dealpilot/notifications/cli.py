@@ -107,3 +107,20 @@ def list_alerts(as_user: Annotated[str, typer.Option("--as", help="Whose alerts 
              "happened_at": n.event.happened_at.isoformat(timespec="minutes"), "read": n.read_at is not None}
             for n in alerts_of(user, unread_only=unread_only)]
     emit("alerts", rows, format, as_user=as_user)
+
+
+@alerts_app.command("webhooks")
+def list_webhooks(as_user: Annotated[str, typer.Option("--as", help="Whose view: the teams they may set the channel of.")],
+                  format: FormatOption = ListFormat.table, database_url: DatabaseUrl = None) -> None:
+    """The team chat channels a person may set (the address masked), as the settings page lists them."""
+    from dealpilot.cli import setup_django
+
+    setup_django(database_url)
+    from dealpilot.listing import scope_user
+
+    from .services import webhooks_for
+
+    rows = [{"team": str(h.team), "name": h.name, "url": h.masked_url, "flavour": h.flavour,
+             "alerts": ", ".join(k for k in ("closed_lost", "big_deal_pushed", "vulnerability") if getattr(h, f"alert_{k}")),
+             "active": h.is_active} for h in webhooks_for(scope_user(as_user))]
+    emit("webhooks", rows, format, as_user=as_user)
