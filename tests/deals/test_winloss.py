@@ -219,6 +219,29 @@ def test_the_panel_costs_two_queries(data, django_assert_max_num_queries):
     assert "Deals like this one" in html and "not compared on stage path, competitor, deal size" in html
 
 
+@pytest.mark.parametrize("role", ["rep_emea", "manager_emea", "leader"])
+def test_the_panel_adds_at_most_two_queries_to_the_opportunity_page(client, data, role, monkeypatch):
+    """Measured on the real page: the same request with the panel and with it switched off, each the second of
+    two, after a first visit that writes the enablement settings the content suggestions cache."""
+    client.force_login(data.org.user(role))
+    url = f"/opportunities/{data.open_deal.pk}/"
+    client.get(url)
+
+    def count(marker_expected: bool) -> int:
+        for _ in range(2):
+            with CaptureQueriesContext(connection) as captured:
+                page = client.get(url)
+        assert ('data-testid="deals-like-this"' in page.content.decode()) is marker_expected
+        return len(captured)
+
+    with_panel = count(True)
+    real = winloss.deals_like_this
+    monkeypatch.setattr(winloss, "deals_like_this", lambda *args, **kwargs: None)
+    without = count(False)
+    monkeypatch.setattr(winloss, "deals_like_this", real)
+    assert with_panel - without <= 2, (with_panel, without)
+
+
 def test_api_win_loss_and_similar(client, data):
     org = data.org
     client.force_login(org.manager_emea)
@@ -271,9 +294,11 @@ def test_the_page_renders_for_each_role(client, data, role):
     assert 'id="win-rate-figure"' in html  # the chart, its numbers in the table beside it
     if role == "rep_emea":
         assert "Dora Rep" not in html
-    page = client.get(f"/opportunities/{data.open_deal.pk}/") if role != "manager_emea" else None
-    if page is not None and role == "rep_emea":
-        assert page.status_code == 200 and 'data-testid="deals-like-this"' in page.content.decode()
+    page = client.get(f"/opportunities/{data.open_deal.pk}/")  # the open deal's page carries the panel
+    assert page.status_code == 200 and 'data-testid="deals-like-this"' in page.content.decode()
+    closed = client.get(f"/opportunities/{data.deals['e1'].pk}/")  # a closed one does not
+    assert closed.status_code == 200 and 'data-testid="deals-like-this"' not in closed.content.decode()
+    assert "/deals/win-loss/" in client.get("/opportunities/").content.decode()  # linked from the list
 
 
 def test_the_page_refuses_bad_input_and_enablement(client, data):
