@@ -233,8 +233,8 @@ DAY_HELP = f"({FIRST_DAY} to {LAST_DAY})"
 
 @app.command()
 def report(
-    name: Annotated[str, typer.Argument(help="velocity, levers, pipeline-creation, diagnosis, meeting, forecast, accounts, deal-changes (--to: a day of its week) or forecast-accuracy")],
-    group_by: Annotated[Optional[str], typer.Option("--group-by", help="owner, team, product, source or region (default: all in one)")] = None,
+    name: Annotated[str, typer.Argument(help="velocity, levers, pipeline-creation, diagnosis, meeting, forecast, accounts, deal-changes (--to: a day of its week), forecast-accuracy or win-loss")],
+    group_by: Annotated[Optional[str], typer.Option("--group-by", help="owner, team, product, source or region (default: all in one); win-loss: stage_reached, segment, product, competitor, size, rep or reasons")] = None,
     period: Annotated[str, typer.Option("--period", help="month, quarter or year")] = "quarter",
     start: Annotated[Optional[datetime], typer.Option("--from", formats=["%Y-%m-%d"], callback=cli_day,
                                                       help=f"First day (YYYY-MM-DD) {DAY_HELP}.")] = None,

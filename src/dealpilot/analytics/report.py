@@ -17,7 +17,7 @@ from . import metrics as m
 from .frames import frames_for
 
 TEAM_REPORTS = ("velocity", "levers", "pipeline-creation", "diagnosis", "meeting", "forecast")  # the team dashboard's
-REPORTS = (*TEAM_REPORTS, "accounts", "deal-changes", "forecast-accuracy")
+REPORTS = (*TEAM_REPORTS, "accounts", "deal-changes", "forecast-accuracy", "win-loss")
 
 
 class ReportError(ValueError):
@@ -40,6 +40,8 @@ def report_rows(name: str, *, group_by: str | None = None, period: str = "quarte
     """The rows of one report. `as_user`: a username whose scope applies (None: every record)."""
     if name not in REPORTS:
         raise ReportError(f"unknown report {name!r}; one of {', '.join(REPORTS)}")
+    if name == "win-loss":  # win/loss analysis (deals app); --group-by: its dimension
+        return _win_loss(as_user, group_by, start, end)["rows"]
     if group_by is not None and group_by not in m.GROUPS:
         raise ReportError(f"--group-by must be one of {', '.join(m.GROUPS)}")
     if period not in m.PERIODS:
@@ -96,6 +98,19 @@ def _forecast_accuracy(as_user: str | None) -> dict:
         raise ReportError(str(exc)) from None
 
 
+def _win_loss(as_user: str | None, group_by: str | None, start: date | None, end: date | None) -> dict:
+    """The win/loss analysis (deals.winloss) by `group_by` (default: stage reached), closed between start and end."""
+    from dealpilot.crm.models import Role, User
+    from dealpilot.deals.winloss import UnknownDimension, win_loss_breakdown
+
+    user = find_user(as_user) or User(username="(everyone)", role=Role.ADMIN, is_superuser=True, is_active=True)
+    try:
+        document = win_loss_breakdown(user, (group_by or "stage_reached").replace("-", "_"), start, end)
+    except UnknownDimension as exc:
+        raise ReportError(f"--group-by: {exc}") from None
+    return {"report": "win-loss", "as": as_user, "count": len(document["rows"]), **document}
+
+
 def report_document(name: str, *, group_by: str | None = None, period: str = "quarter", start: date | None = None,
                     end: date | None = None, as_user: str | None = None, engine: str | None = None) -> list[dict] | dict:
     """What `--format json` prints: the rows; for `forecast` an object that keeps them in `rows` and adds the
@@ -105,6 +120,8 @@ def report_document(name: str, *, group_by: str | None = None, period: str = "qu
         return _deal_changes(as_user, end)
     if name == "forecast-accuracy":
         return _forecast_accuracy(as_user)
+    if name == "win-loss":
+        return _win_loss(as_user, group_by, start, end)
     if name != "forecast":
         return report_rows(name, group_by=group_by, period=period, start=start, end=end, as_user=as_user, engine=engine)
     from dealpilot.forecasting.reports import NoForecast, forecast_report
@@ -152,6 +169,13 @@ def plain_tree(value):
     return _plain(value)
 
 
+def _flat(value):
+    """A list in a row (e.g. the top reasons, {"reason", "deals"}) as one cell for a table or CSV."""
+    if not isinstance(value, list):
+        return value
+    return "; ".join(f"{v['reason']} ({v['deals']})" if isinstance(v, dict) and "reason" in v else str(v) for v in value)
+
+
 def render(rows: list[dict], fmt: str, title: str = "", columns: list[str] | None = None) -> str:
     """rows as json, csv or a text table (`columns`: their order, and the header when there are no rows)."""
     columns = list(columns or [])
@@ -159,6 +183,7 @@ def render(rows: list[dict], fmt: str, title: str = "", columns: list[str] | Non
         columns.extend(k for k in r if k not in columns)
     if fmt == "json":
         return json.dumps([{k: _plain(v) for k, v in r.items()} for r in rows], indent=1)
+    rows = [{k: _flat(v) for k, v in r.items()} for r in rows]
     if fmt == "csv":  # names come from the CRM: text that a spreadsheet would run as a formula is defused
         return to_csv([{k: _plain(v) for k, v in r.items()} for r in rows], columns)
     from rich.console import Console

@@ -708,3 +708,113 @@ def delete_mutual_plan_step(request, step_id: int, response: HttpResponse):
     _may_edit(request)
     services.delete_plan_step(request.user, step, expected_version=if_match(request))
     return _plan_out(step.plan.opportunity, response)
+
+
+# ---- win/loss analysis (deals.winloss) ------------------------------------------------------------------------
+
+WinLossDimension = Literal["stage_reached", "segment", "product", "competitor", "size", "rep", "reasons"]
+
+
+class ReasonCountOut(Schema):
+    reason: str
+    deals: int
+
+
+class WinLossGroupOut(Schema):
+    group: str
+    won: int
+    lost: int
+    closed: int = Field(description="The sample size: closed deals in the group")
+    win_rate: float | None
+    win_rate_low: float | None = Field(description="95% Wilson interval, lower end")
+    win_rate_high: float | None = Field(description="95% Wilson interval, upper end")
+    small_sample: bool = Field(description="Fewer closed deals than min_sample: too few to tell")
+    caveat: str
+    top_lost_reasons: list[ReasonCountOut]
+    top_win_reasons: list[ReasonCountOut] = Field(description="Close comments of won deals (free text)")
+
+
+class WinLossReasonOut(Schema):
+    kind: Literal["lost", "won"]
+    reason: str
+    deals: int
+    share: float | None = Field(description="Of the lost (or won) deals")
+    of: int
+    small_sample: bool
+
+
+class WinLossOut(Schema):
+    dimension: str
+    label: str
+    start: date | None
+    end: date | None
+    won: int
+    lost: int
+    closed: int
+    win_rate: float | None
+    win_rate_low: float | None
+    win_rate_high: float | None
+    small_sample: bool
+    min_sample: int
+    caveats: list[str]
+    rows: list[WinLossGroupOut | WinLossReasonOut] = Field(description="Groups; for dimension=reasons, one row per reason")
+
+
+@router.get("/win-loss", response=WinLossOut)
+def win_loss(request, dimension: WinLossDimension, start: Day | None = None, end: Day | None = None):
+    """How the closed deals you can see ended (closed between start and end), by stage reached, segment, product,
+    competitor, deal size or rep, with sample sizes, 95% intervals and the caveats; or the lost and win reasons."""
+    from .winloss import win_loss_breakdown
+
+    if start and end and end < start:
+        raise HttpError(400, "end is before start")
+    return win_loss_breakdown(request.user, dimension, start, end)
+
+
+class KnowledgeRefOut(Schema):
+    id: int
+    title: str
+    created_at: datetime
+
+
+class SimilarDealOut(Schema):
+    id: int
+    name: str
+    account: str
+    owner: str
+    outcome: Literal["won", "lost"]
+    amount: Decimal | None
+    currency: str
+    close_date: date | None
+    lost_reason: str
+    competitor: str
+    close_comment: str
+    knowledge: list[KnowledgeRefOut] = Field(description="Win/loss analyses written about the deal")
+
+
+class SimilarDealsOut(Schema):
+    opportunity_id: int
+    criteria: list[str] = Field(description="The criteria the deals match")
+    relaxed: list[str] = Field(description="Criteria dropped because too few deals matched them all")
+    not_applicable: list[str] = Field(description="Criteria this deal has no value for")
+    segment: str
+    size_band: str
+    competitor: str
+    matched: int
+    won: int
+    lost: int
+    win_rate: float | None
+    win_rate_low: float | None
+    win_rate_high: float | None
+    small_sample: bool
+    top_lost_reasons: list[ReasonCountOut]
+    deals: list[SimilarDealOut]
+
+
+@router.get("/opportunities/{pk}/similar", response=SimilarDealsOut)
+def similar_deals(request, pk: int, limit: Annotated[int, Field(ge=1, le=50)] = 10):
+    """Closed deals like this one (same segment, deal size, competitor, stage path; relaxed when too few match),
+    how they ended and why, with the win/loss analyses written about them."""
+    from .winloss import deals_like_this
+
+    return deals_like_this(request.user, _deal(request, pk), limit)

@@ -19,4 +19,5 @@ urlpatterns = [
     path("rules/", views.rules, name="rules"),
     path("rules/export/", views.rules_export, name="rules_export"),
     path("model/", views.model, name="model"),
+    path("win-loss/", views.win_loss, name="win_loss"),
 ]

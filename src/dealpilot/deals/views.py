@@ -30,6 +30,7 @@ from .knowledge import ConfigError, ensure_defaults, export_config, load_config
 from .models import KnowledgeRule, QualificationQuestion, SalesStage, SignalSettings
 from .scoring import active_run, score_open_deals
 from .tasks import request_training
+from .winloss import DIMENSION_LABELS, DIMENSIONS, competitor_win_rates, win_loss_breakdown
 
 MAX_YAML_BYTES = YAML_MAX
 
@@ -211,6 +212,60 @@ def call_plan_report(request):
         end = form.cleaned_data.get("end") or end
     rows = selectors.call_plan_report(request.user, start, end)
     return render(request, "deals/call_plan_report.html", {"rows": rows, "start": start, "end": end, "form": form})
+
+
+class WinLossForm(forms.Form):
+    dimension = forms.ChoiceField(choices=[(d, DIMENSION_LABELS[d]) for d in DIMENSIONS if d != "reasons"],
+                                  required=False, label="Group by")
+    start = DayField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Closed from")
+    end = DayField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+            raise forms.ValidationError("The end is before the start.")
+        return data
+
+
+def _win_rate_chart(breakdown: dict):
+    """Win rate by group with its 95% interval as error bars; the chart's numbers are the table below it."""
+    rows = [r for r in breakdown["rows"] if r["closed"]]
+    if not rows:
+        return None
+    fig = go.Figure()
+    fig.add_trace(go.Bar(
+        x=plot_text([r["group"] for r in rows]), y=[r["win_rate"] for r in rows],
+        marker_color=["#cbd5e1" if r["small_sample"] else "#2563eb" for r in rows],
+        error_y={"type": "data", "symmetric": False, "array": [r["win_rate_high"] - r["win_rate"] for r in rows],
+                 "arrayminus": [r["win_rate"] - r["win_rate_low"] for r in rows], "color": "#475569"},
+        text=[f"n={r['closed']}" for r in rows], textposition="outside",
+        hovertemplate="%{x}<br>win rate %{y:.0%}<br>%{text} closed<extra></extra>", name="Win rate"))
+    fig.update_layout(yaxis_title="Win rate (95% interval)", yaxis_tickformat=".0%", yaxis_range=[0, 1.08], showlegend=False)
+    table = [{"group": r["group"], "closed": r["closed"], "won": r["won"], "lost": r["lost"],
+              "win_rate": round(r["win_rate"], 3), "low": round(r["win_rate_low"], 3), "high": round(r["win_rate_high"], 3),
+              "note": r["caveat"]} for r in rows]
+    return chart(fig, chart_id="win-rate", title=f"Win rate by {breakdown['label'].lower()} (grey: too few to tell)",
+                 rows=table, height=360)
+
+
+@login_required
+def win_loss(request):
+    """Win/loss analysis of the closed deals the caller can see: one dimension at a time, competitor win rates,
+    and the lost and win reasons (default period: the last 365 days)."""
+    if request.user.role == "enablement" and not request.user.sees_everything:
+        raise Http404("No such page")
+    form = WinLossForm(request.GET or None)
+    end = timezone.localdate()
+    start, dimension = end - timedelta(days=365), "stage_reached"
+    if form.is_bound and form.is_valid():
+        dimension = form.cleaned_data.get("dimension") or dimension
+        start, end = form.cleaned_data.get("start") or start, form.cleaned_data.get("end") or end
+    breakdown = win_loss_breakdown(request.user, dimension, start, end)
+    return render(request, "deals/win_loss.html", {
+        "form": form, "start": start, "end": end, "breakdown": breakdown, "chart": _win_rate_chart(breakdown),
+        "competitors": competitor_win_rates(request.user, start, end),
+        "reasons": win_loss_breakdown(request.user, "reasons", start, end)["rows"],
+    }, status=400 if form.is_bound and not form.is_valid() else 200)
 
 
 # ---- business case ----------------------------------------------------------------------------------

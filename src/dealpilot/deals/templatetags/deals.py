@@ -67,3 +67,15 @@ def pct1(value) -> str:
     if value is None:
         return "\u2014"
     return f"{float(value) * 100:.1f}%"
+
+
+@register.inclusion_tag("deals/_similar_deals.html", takes_context=True)
+def deals_like_this(context, opportunity, limit: int = 5):
+    """Closed deals like this one, how they ended and why (deals.winloss): two queries, and the deal's own
+    visibility is checked inside the first (a deal the caller may not see gets none)."""
+    from dealpilot.deals.winloss import deals_like_this as similar
+
+    user = context["request"].user
+    if user.role == "enablement" and not user.sees_everything:
+        return {"similar": None}
+    return {"similar": similar(user, opportunity, limit), "o": opportunity}
