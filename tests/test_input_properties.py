@@ -271,11 +271,14 @@ def _page_urls(world) -> list[str]:
             continue
         urls.append(route.url(reachable_values(world, route, "leader")))
     # the routes the access walk leaves to other tests: a report's CSV per name, the calendar feeds
+    from dealpilot.notifications.subscriptions import unsubscribe_token
+
     _, token = regenerate_feed_token(world.org.leader)  # only its hash is kept: make one to know the secret
     team = world.records["team"][_reachable_home(world, "leader", "team")]
     special = {"team/csv/<slug:name>/": [f"/team/csv/{name}/" for name in TEAM_REPORTS],
                "cadence/feed/<str:token>/me.ics": [f"/cadence/feed/{token}/me.ics"],
-               "cadence/feed/<str:token>/teams/<int:team_id>.ics": [f"/cadence/feed/{token}/teams/{team}.ics"]}
+               "cadence/feed/<str:token>/teams/<int:team_id>.ics": [f"/cadence/feed/{token}/teams/{team}.ics"],
+               "notifications/unsubscribe/<str:token>/": [f"/notifications/unsubscribe/{unsubscribe_token(world.org.leader, 'daily')}/"]}
     assert set(special) == set(NOT_WALKED), "a route the access walk skips needs its URL here"
     return urls + [url for found in special.values() for url in found]
 
