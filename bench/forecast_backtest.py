@@ -145,16 +145,10 @@ def main() -> None:
              "the earlier closed deals that won after reaching the stage.")
     print(text)
     if args.write_docs:
-        doc = args.write_docs.read_text() if args.write_docs.exists() else ""
-        command = "nice -n 10 .venv/bin/python bench/forecast_backtest.py " + " ".join(
-            a for a in sys.argv[1:] if not a.startswith("--write-docs") and a != str(args.write_docs))
-        section = f"{MARKER[0]}\n## Forecast backtest (bench/forecast_backtest.py)\n\n`{command.strip()}`\n\n{text}\n{MARKER[1]}"
-        if MARKER[0] in doc and MARKER[1] in doc:
-            head, rest = doc.split(MARKER[0], 1)
-            doc = head + section + rest.split(MARKER[1], 1)[1]
-        else:
-            doc = doc.rstrip() + "\n\n" + section + "\n"
-        args.write_docs.write_text(doc)
+        from docs_section import command_line, write_section
+
+        write_section(args.write_docs, MARKER, "Forecast backtest (bench/forecast_backtest.py)",
+                      command_line("bench/forecast_backtest.py", args.write_docs), text)
 
 
 if __name__ == "__main__":

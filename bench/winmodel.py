@@ -139,15 +139,11 @@ def main() -> None:
              "(DEALPILOT_WIN_MODEL_THREADS=1, dealpilot's default).")
     print(text)
     if args.write_docs:
-        doc = args.write_docs.read_text() if args.write_docs.exists() else ""
-        command = "nice -n 10 .venv/bin/python bench/winmodel.py " + " ".join(a for a in sys.argv[1:] if not a.startswith("--write-docs") and a != str(args.write_docs))
-        section = f"{MARKER[0]}\n## Win model (bench/winmodel.py)\n\n`{command.strip()}`\n\n{text}\n{MARKER[1]}"
-        if MARKER[0] in doc and MARKER[1] in doc:
-            head, rest = doc.split(MARKER[0], 1)
-            doc = head + section + rest.split(MARKER[1], 1)[1]
-        else:
-            doc = doc.rstrip() + "\n\n" + section + "\n"
-        args.write_docs.write_text(doc)
+        sys.path.insert(0, str(ROOT / "bench"))
+        from docs_section import command_line, write_section
+
+        write_section(args.write_docs, MARKER, "Win model (bench/winmodel.py)",
+                      command_line("bench/winmodel.py", args.write_docs), text)
 
 
 # ---- the worker: one dataset, every model, same split ---------------------------------------------------
