@@ -210,3 +210,19 @@ def test_settings_page_and_api_change_only_ones_own_subscription(work):
     api = client.put("/api/notifications/subscription", {"weekly_digest": True, "digest_hour": 8}, content_type="application/json")
     assert api.status_code == 200 and api.json()["weekly_digest"] is True and api.json()["time_zone"] == "Europe/Berlin"
     assert client.put("/api/notifications/subscription", {"digest_hour": 24}, content_type="application/json").status_code == 422
+
+
+def test_what_was_sent_page_shows_ones_own_and_an_administrator_everyones(work, smtp):
+    org = work
+    run_digests("daily")
+    rep, admin = Client(), Client()
+    rep.force_login(org.rep_dach)
+    admin.force_login(org.admin)
+    mine = rep.get("/notifications/deliveries/").content.decode()
+    assert "rep_dach@example.com" in mine and "rep_emea@example.com" not in mine
+    everyone = admin.get("/notifications/deliveries/?status=sent").content.decode()
+    assert "rep_dach@example.com" in everyone and "rep_emea@example.com" in everyone
+    assert "rep_dach@example.com" not in admin.get("/notifications/deliveries/?status=failed").content.decode()
+    assert admin.get("/notifications/deliveries/?status=bogus").status_code == 200  # an unknown status shows all
+    api = rep.get("/api/notifications/deliveries").json()["rows"]
+    assert {r["to"] for r in api} == {"rep_dach@example.com"}
