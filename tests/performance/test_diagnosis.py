@@ -75,3 +75,37 @@ def test_stage_conversion_is_shown_beside_the_win_rate():
     assert rows["a"]["team_stage_conversion"] == pytest.approx(0.35)  # c has too few stage changes to count
     assert "20% of stage changes moved on against 35%" in rows["b"]["reason"]
     assert rows["b"]["verdict"] == dx.ON_TRACK  # shown, not judged
+
+
+def test_a_rep_who_produces_is_not_diagnosed_and_the_reason_says_why():
+    """Issue 18 §1, seed 002: activity management is micromanagement when a rep produces the deals they need."""
+    quiet_but_producing = dict(rep("quiet", 4, 2, 20, 8), forecast=95000.0, target=100000.0, production_period="2026-Q4")
+    quiet_and_short = dict(rep("short", 4, 2, 20, 8), forecast=50000.0, target=100000.0, production_period="2026-Q4")
+    no_target = rep("untargeted", 4, 2, 20, 8)
+    peers = [rep("steady", 10, 2, 20, 8), rep("peer", 11, 2.2, 30, 12), rep("peer2", 12, 2, 20, 8), rep("peer3", 10, 2.1, 20, 8)]
+    rows = {r["rep"]: r for r in dx.diagnose([quiet_but_producing, quiet_and_short, no_target, *peers])}
+    assert rows["quiet"]["verdict"] == dx.PRODUCING
+    assert rows["quiet"]["reason"].startswith("Forecast 95% of target in 2026-Q4 (producing: 90% or more), so activity "
+                                              "and effectiveness are left to them")
+    assert rows["short"]["verdict"] == dx.LOW_ACTIVITY
+    assert rows["short"]["reason"].startswith("Forecast 50% of target in 2026-Q4, short of the 90% that counts as producing.")
+    assert rows["untargeted"]["verdict"] == dx.LOW_ACTIVITY  # without a target production is unknown: judged
+    stricter = {r["rep"]: r for r in dx.diagnose([quiet_but_producing, *peers], dx.Thresholds(producing_share=1.0))}
+    assert stricter["quiet"]["verdict"] == dx.LOW_ACTIVITY
+
+
+@pytest.mark.django_db
+def test_the_leader_edits_the_thresholds(org, client):
+    from dealpilot.performance.models import DiagnosisSettings
+
+    client.force_login(org.rep_dach)
+    assert client.get("/team/diagnosis/settings/").status_code == 403
+    client.force_login(org.leader)
+    assert client.get("/team/diagnosis/settings/").status_code == 200
+    bad = client.post("/team/diagnosis/settings/", {"producing_share": 5, "activity_ratio": 0.7, "win_rate_ratio": 0.7,
+                                                    "min_closed": 10})
+    assert bad.status_code == 400 and not DiagnosisSettings.objects.exists()
+    ok = client.post("/team/diagnosis/settings/", {"producing_share": 1.1, "activity_ratio": 0.6, "win_rate_ratio": 0.7,
+                                                   "min_closed": 8})
+    assert ok.status_code == 302
+    assert dx.settings_thresholds() == dx.Thresholds(producing_share=1.1, activity_ratio=0.6, min_closed=8)

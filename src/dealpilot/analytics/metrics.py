@@ -270,9 +270,12 @@ def stage_conversion_expr(f: Frames, start: date, end: date, stage_order: list[s
 
 
 def diagnosis(f: Frames, start: date | None = None, end: date | None = None,
-              thresholds: dx.Thresholds = dx.DEFAULT_THRESHOLDS, stage_order: list[str] | None = None) -> list[dict]:
-    """Each rep on track / too little activity / too low effectiveness / both / not judged, with why.
-    Window default: the 13 weeks up to the latest close date of a closed deal in scope."""
+              thresholds: dx.Thresholds | None = None, stage_order: list[str] | None = None) -> list[dict]:
+    """Each rep producing / on track / too little activity / too low effectiveness / both / not judged, with
+    why. Producing: the forecast of the quarter that holds `end` reaches the leader's share of target.
+    Window default: the 13 weeks up to the latest close date of a closed deal in scope.
+    thresholds: None reads the sales leader's (performance.models.DiagnosisSettings)."""
+    thresholds = thresholds or dx.settings_thresholds()
     start, end = _default_window(f, start, end, "close_date", closed_only=True)
     weeks = ((end - start).days + 1) / 7
     acts = {r["owner_id"]: r["activities"] for r in f.run(activity_counts_expr(f, start, end))}
@@ -280,14 +283,18 @@ def diagnosis(f: Frames, start: date | None = None, end: date | None = None,
     conv = {r["owner_id"]: r for r in f.run(stage_conversion_expr(f, start, end, stage_order))}
     active = {k for k, v in eff.items() if v["created"] or v["closed"]} | set(acts) | set(conv)
     reps = reps_in_scope(f, active)
+    # what each rep's target needs: the forecast of the quarter that holds the window's end, by rep name
+    production = {r["group"]: r for r in forecast(f, end, "quarter", periods=1, group_by="owner") if r["current"]}
     rows = []
     for rep in reps:
         e = eff.get(rep["id"], {})
         c = conv.get(rep["id"], {})
+        p = production.get(rep["name"], {})
         rows.append({"rep": rep["name"], "team": rep["team"], "activities": int(acts.get(rep["id"], 0)),
                      "created": int(e.get("created") or 0), "closed": int(e.get("closed") or 0), "won": int(e.get("won") or 0),
                      "activities_per_week": acts.get(rep["id"], 0) / weeks, "new_per_week": int(e.get("created") or 0) / weeks,
-                     "stage_entries": int(c.get("stage_entries") or 0), "advanced": int(c.get("advanced") or 0)})
+                     "stage_entries": int(c.get("stage_entries") or 0), "advanced": int(c.get("advanced") or 0),
+                     "target": p.get("target"), "forecast": p.get("forecast"), "production_period": p.get("period")})
     out = dx.diagnose(rows, thresholds)
     for r in out:
         r.update(blind_win_rate_low=dx.BLIND_WIN_RATE[0], blind_win_rate_high=dx.BLIND_WIN_RATE[1], start=start, end=end)

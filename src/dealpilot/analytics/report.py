@@ -68,7 +68,8 @@ def report_rows(name: str, *, group_by: str | None = None, period: str = "quarte
     if name == "diagnosis":
         keep = ("rep", "team", "activities", "created", "closed", "won", "activities_per_week", "new_per_week", "win_rate",
                 "win_rate_low", "win_rate_high", "stage_entries", "advanced", "stage_conversion", "team_activities_per_week",
-                "team_new_per_week", "team_win_rate", "team_stage_conversion", "small_sample", "verdict", "reason")
+                "team_new_per_week", "team_win_rate", "team_stage_conversion", "small_sample", "forecast", "target",
+                "production_period", "verdict", "reason")
         return [{k: r[k] for k in keep} for r in m.diagnosis(f, start, end)]
     if name == "meeting":
         report = m.meeting_report(f, end)

@@ -105,7 +105,11 @@ class DiagnosisRow(Schema):
     team_win_rate: float | None
     team_stage_conversion: float | None
     small_sample: bool
-    verdict: Literal["on track", "too little activity", "too low effectiveness", "both", "not judged (small sample)"]
+    forecast: float | None = Field(description="The quarter's forecast (won + stage-weighted open) that decides 'producing'")
+    target: float | None
+    production_period: str | None
+    verdict: Literal["producing", "on track", "too little activity", "too low effectiveness", "both",
+                     "not judged (small sample)"]
     reason: str
 
 

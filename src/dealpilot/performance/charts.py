@@ -16,7 +16,7 @@ from .selectors import HEALTHY_COVERAGE, LEVER_LABELS
 
 BLUE, GREEN, RED, AMBER, PURPLE, GREY = "#1d4ed8", "#15803d", "#b91c1c", "#d97706", "#7c3aed", "#94a3b8"
 PALETTE = ["#1d4ed8", "#0891b2", "#7c3aed", "#db2777", "#ea580c", "#65a30d", "#0f766e", "#9333ea", "#ca8a04", "#475569"]
-VERDICT_COLOURS = {dx.ON_TRACK: GREEN, dx.LOW_ACTIVITY: AMBER, dx.LOW_EFFECTIVENESS: PURPLE, dx.BOTH: RED,
+VERDICT_COLOURS = {dx.PRODUCING: BLUE, dx.ON_TRACK: GREEN, dx.LOW_ACTIVITY: AMBER, dx.LOW_EFFECTIVENESS: PURPLE, dx.BOTH: RED,
                    dx.NOT_JUDGED: GREY}
 MONEY_AXIS = {"tickprefix": "", "separatethousands": True, "tickformat": ",.0f"}
 LEGEND_TOP = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0}

@@ -10,6 +10,12 @@ scope; a team with fewer than `min_team_size` reps is compared with all reps in 
 - too low effectiveness: win rate below `win_rate_ratio` x the team median win rate;
 - a rep with fewer than `min_closed` closed deals is a **small sample**: effectiveness is not judged
   (the verdict says so), and the 95% Wilson interval of the win rate shows how little is known.
+
+But first, seed 002: "activity management is micromanagement if a salesperson is producing the deals they
+need". A rep whose forecast for the period (won + stage-weighted open deals) reaches `producing_share` of
+their target is **producing**: neither activity nor effectiveness is judged, and the reason says so. Only
+reps short of what their target needs (or without a target) are diagnosed. The sales leader edits the
+thresholds (performance.models.DiagnosisSettings).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ LOW_ACTIVITY = "too little activity"
 LOW_EFFECTIVENESS = "too low effectiveness"
 BOTH = "both"
 NOT_JUDGED = "not judged (small sample)"
+PRODUCING = "producing"
 
 # The win rate on blind opportunities (RFPs the team did not shape): shown beside every win rate.
 BLIND_WIN_RATE = (0.10, 0.15)
@@ -36,6 +43,7 @@ class Thresholds:
     min_team_size: int = 3        # smaller teams are compared with all reps in scope
     min_stage_entries: int = 10   # fewer stage changes than this: stage conversion left out of the team median
     confidence: float = 0.95      # of the win rate's Wilson interval
+    producing_share: float = 0.9  # a forecast this share of target or more: producing, not diagnosed
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -65,9 +73,17 @@ def _num(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.1f}"
 
 
+def settings_thresholds() -> Thresholds:
+    """The sales leader's thresholds (the defaults until a leader changes them)."""
+    from .models import DiagnosisSettings
+
+    return DiagnosisSettings.current().thresholds()
+
+
 def diagnose(reps: list[dict], thresholds: Thresholds = DEFAULT_THRESHOLDS) -> list[dict]:
     """Judge each rep. Each input row: rep, team, activities_per_week, new_per_week, closed, won
-    (and optionally stage_entries, advanced).
+    (and optionally stage_entries, advanced, and forecast, target, production_period: the period's
+    forecast against target, which decides whether the rep is producing).
 
     Returns the rows with team medians, win_rate, its interval, the verdict and a one-sentence reason.
     """
@@ -100,7 +116,11 @@ def diagnose(reps: list[dict], thresholds: Thresholds = DEFAULT_THRESHOLDS) -> l
         small = r["closed"] < t.min_closed
         low_eff = (not small and bool(med["win_rate"]) and win_rate is not None
                    and win_rate < t.win_rate_ratio * med["win_rate"])
-        if low_activity and low_eff:
+        target, forecast = r.get("target"), r.get("forecast")
+        producing = bool(target) and forecast is not None and forecast >= t.producing_share * target
+        if producing:
+            verdict = PRODUCING
+        elif low_activity and low_eff:
             verdict = BOTH
         elif low_activity:
             verdict = LOW_ACTIVITY
@@ -131,8 +151,16 @@ def reason(row: dict, t: Thresholds = DEFAULT_THRESHOLDS) -> str:
         effect += (f" and {_pct(row['stage_conversion'])} of stage changes moved on against "
                    f"{_pct(row.get('team_stage_conversion'))}")
     verdict = row["verdict"]
+    if verdict == PRODUCING:
+        return (f"Forecast {row['forecast'] / row['target']:.0%} of target in {row.get('production_period') or 'the period'} "
+                f"(producing: {t.producing_share:.0%} or more), so activity and effectiveness are left to them; for the record: "
+                f"{activity}, {effect}.")
+    short = (f"Forecast {row['forecast'] / row['target']:.0%} of target in {row.get('production_period') or 'the period'}, "
+             f"short of the {t.producing_share:.0%} that counts as producing. "
+             if row.get("target") and row.get("forecast") is not None else "")
     if verdict == NOT_JUDGED:
-        return f"{activity}; only {row['closed']} closed deals (under {t.min_closed}), so effectiveness is not judged yet."
+        return f"{short}{activity}; only {row['closed']} closed deals (under {t.min_closed}), so effectiveness is not judged yet."
     if verdict == LOW_ACTIVITY and row["small_sample"]:
-        return f"{activity} (under {t.activity_ratio:.0%}): too little activity; only {row['closed']} closed deals, so effectiveness is not judged yet."
-    return f"{activity}, {effect}: {verdict}."
+        return (f"{short}{activity} (under {t.activity_ratio:.0%}): too little activity; only {row['closed']} closed deals, "
+                "so effectiveness is not judged yet.")
+    return f"{short}{activity}, {effect}: {verdict}."

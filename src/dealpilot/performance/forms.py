@@ -8,6 +8,8 @@ from django import forms
 from dealpilot.analytics.metrics import GROUPS, PERIODS
 from dealpilot.validation import DayField
 
+from .models import DiagnosisSettings
+
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 GROUP_LABELS = {"owner": "Rep", "team": "Team", "product": "Product", "source": "Source", "region": "Region"}
@@ -61,3 +63,9 @@ class DashboardFilterForm(forms.Form):
             value = None if name in self.errors else self.cleaned_data.get(name)
             values[name] = None if value == "" else value
         return values
+
+
+class DiagnosisSettingsForm(forms.ModelForm):
+    class Meta:
+        model = DiagnosisSettings
+        fields = DiagnosisSettings.FIELDS

@@ -32,7 +32,7 @@ LEVER_LABELS = {"opportunities": "Opportunities (N)", "avg_deal_value": "Avg dea
                 "cycle_days": "Cycle (days)"}
 # verdicts from the most to the least urgent, with the badge they wear
 VERDICTS = {dx.BOTH: "both", dx.LOW_EFFECTIVENESS: "effectiveness", dx.LOW_ACTIVITY: "activity",
-            dx.NOT_JUDGED: "unjudged", dx.ON_TRACK: "on-track"}
+            dx.NOT_JUDGED: "unjudged", dx.ON_TRACK: "on-track", dx.PRODUCING: "producing"}
 
 
 def can_view_dashboard(user) -> bool:
@@ -371,7 +371,8 @@ class _DashboardCache:
     def key(self, user, window: Window, engine: str | None) -> tuple:
         ids = scope_ids(user)
         versions = tuple(data_version(model) for model, _ in SOURCES.values())
-        return engine, None if ids is None else tuple(ids), window, versions
+        # the leader's diagnosis thresholds change the verdicts without changing a record
+        return engine, None if ids is None else tuple(ids), window, versions, dx.settings_thresholds()
 
     def get(self, key: tuple) -> Dashboard | None:
         with self._lock:

@@ -20,7 +20,8 @@ from dealpilot.web.access import is_partial
 from dealpilot.web.charts import chart
 
 from . import charts, selectors
-from .forms import DashboardFilterForm
+from . import diagnosis as dx
+from .forms import DashboardFilterForm, DiagnosisSettingsForm
 
 
 def dashboard_access(view):
@@ -100,6 +101,7 @@ def dashboard(request):
     shown = {name: replace(c, id=f"{c.id}-{token}") for name, c in d.charts.items()}
     moves = {k: f"{getattr(d.what_if, k):g}" for k in selectors.WHAT_IF_FIELDS if getattr(d.what_if, k) is not None}
     context = {"form": form.shown_with({**d.window.query(), **moves}), "d": d, "w": d.window, "charts": shown,
+               "dx": dx.settings_thresholds(),
                "csv": {name: _csv_url(name, d.window) for name in TEAM_REPORTS},
                "has_filters": bool(request.GET), "at_risk": deals_at_risk(request.user),
                # the filters keep the what-if as given (a redraw by period or group does not reset it)
@@ -128,3 +130,27 @@ def dashboard_csv(request, name: str):
     response = HttpResponse(render_rows(rows, "csv"), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}-{window.start}-{window.end}.csv"'
     return response
+
+
+@login_required
+def diagnosis_settings(request):
+    """The sales leader's thresholds of the diagnosis (who is producing, what is too little)."""
+    from django.contrib import messages
+    from django.core.exceptions import PermissionDenied
+    from django.shortcuts import redirect
+
+    from .models import DiagnosisSettings
+
+    if request.user.role not in ("leader", "admin") or not request.user.is_active:
+        raise PermissionDenied("only a sales leader or an administrator sets the diagnosis thresholds")
+    current = DiagnosisSettings.current()
+    form = DiagnosisSettingsForm(request.POST or None, instance=current)
+    if request.method == "POST":
+        if form.is_valid():
+            saved = form.save(commit=False)
+            saved.updated_by = request.user
+            saved.save()
+            messages.success(request, "The diagnosis thresholds are saved; the dashboard and the agendas use them now.")
+            return redirect("performance:diagnosis_settings")
+        return render(request, "performance/diagnosis_settings.html", {"form": form}, status=400)
+    return render(request, "performance/diagnosis_settings.html", {"form": form})
