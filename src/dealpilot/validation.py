@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 MAX_ID = 2**63 - 1
@@ -147,3 +148,10 @@ def cli_day(value: datetime | None) -> datetime | None:
     if value is not None and (problem := day_problem(value)):
         raise typer.BadParameter(problem)
     return value
+
+
+def validation_message(exc: ValidationError) -> str:
+    """A model's validation errors in one line for a 400 or a form: "field: what is wrong; field: ..."."""
+    if hasattr(exc, "error_dict"):
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+    return " ".join(exc.messages)

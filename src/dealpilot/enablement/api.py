@@ -15,7 +15,7 @@ from ninja.pagination import paginate
 
 from dealpilot.api_types import Code, Comment, Day, Document, Name, Note, RecordId, SearchText, Short
 from dealpilot.pagination import Pages as PageNumberPagination  # the page number bounded
-from dealpilot.validation import LANGUAGE_MAX
+from dealpilot.validation import LANGUAGE_MAX, validation_message
 
 from dealpilot.concurrency import Conflict, etag, if_match
 from dealpilot.history.schemas import HistoryOut, history_out
@@ -268,8 +268,7 @@ def _module(request, module_id: int) -> ContentModule:
 
 
 def _bad_request(exc: ValidationError) -> HttpError:
-    detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()) if hasattr(exc, "error_dict") else " ".join(exc.messages)
-    return HttpError(400, detail)
+    return HttpError(400, validation_message(exc))
 
 
 def _tags(tags: TagsIn) -> dict:

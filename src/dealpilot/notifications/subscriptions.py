@@ -9,6 +9,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 
 from dealpilot.crm.models import Role, User
+from dealpilot.validation import validation_message
 
 from .models import Subscription
 
@@ -40,6 +41,12 @@ def subscription_for(user: User) -> Subscription:
     return sub
 
 
+def subscriptions_of(users: list[User]) -> dict[int, Subscription]:
+    """Each person's subscription, by user id: one query, the missing ones made with their role's defaults."""
+    found = {s.user_id: s for s in Subscription.objects.filter(user__in=users)}
+    return {u.pk: found.get(u.pk) or subscription_for(u) for u in users}
+
+
 @lru_cache(maxsize=1)
 def time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
@@ -58,7 +65,7 @@ def update_subscription(user: User, values: dict) -> Subscription:
     try:
         sub.full_clean(exclude=["user"])
     except ValidationError as exc:
-        raise SubscriptionError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
+        raise SubscriptionError(validation_message(exc)) from None
     sub.save()
     return sub
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from dealpilot.crm.models import Role, User
 from dealpilot.guidance.items import KIND_LABELS
+from dealpilot.validation import validation_message
 
 from .models import Dismissal, TodaySettings
 
@@ -85,12 +87,10 @@ def update_settings(user: User, values: dict) -> TodaySettings:
         raise TodayError(f"unknown setting: {', '.join(sorted(unknown))}")
     for name, value in values.items():
         setattr(current, name, value)
-    from django.core.exceptions import ValidationError
-
     try:
         current.full_clean(exclude=["updated_by"])
     except ValidationError as exc:
-        raise TodayError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from None
+        raise TodayError(validation_message(exc)) from None
     current.updated_by = user
     current.save()
     return current
