@@ -233,9 +233,18 @@ def deal_gaps(opportunity: Opportunity, roles: list[str]) -> tuple[dict[str, str
     return gaps, missing
 
 
-def score(index: LibraryIndex, ctx: DealContext) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def urgency_cosines(index: LibraryIndex) -> np.ndarray | None:
+    """Each module's text against the cost-of-inaction words (None without a text index)."""
+    if index.matrix is None:
+        return None
+    q = query_vector(index, COST_OF_INACTION)
+    return cosine_all(index, q) if q.nnz else np.zeros(len(index.cards))
+
+
+def score(index: LibraryIndex, ctx: DealContext, urgency: np.ndarray | None = None
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Scores of every module for a deal (-inf where the module does not fit), the text cosines,
-    and the deal's TF-IDF vector."""
+    and the deal's TF-IDF vector. `urgency`: urgency_cosines(index), read when the deal has no compelling event."""
     n = len(index.cards)
     scores = np.zeros(n, dtype=np.float64)
     fits = np.ones(n, dtype=bool)
@@ -272,9 +281,7 @@ def score(index: LibraryIndex, ctx: DealContext) -> tuple[np.ndarray, np.ndarray
         for role in ctx.missing_roles:
             missing_hits[positions(TagDimension.BUYER_ROLE, role)] = True
         scores[missing_hits] += WEIGHTS["gap"]
-    if "no_compelling_event" in ctx.gaps and index.matrix is not None:
-        urgency_query = query_vector(index, COST_OF_INACTION)
-        urgency = cosine_all(index, urgency_query) if urgency_query.nnz else np.zeros(n)
+    if "no_compelling_event" in ctx.gaps and urgency is not None:
         scores += WEIGHTS["gap"] * np.where(urgency >= MIN_TEXT_SCORE, np.minimum(1.0, 3 * urgency), 0.0)
     cosines, query = np.zeros(n), None
     if index.matrix is not None and ctx.text.strip():
@@ -334,7 +341,8 @@ def suggest(opportunity: Opportunity, *, limit: int = DEFAULT_LIMIT, settings: E
     if not index.cards:
         return []
     ctx = deal_context(opportunity, settings)
-    scores, cosines, query = score(index, ctx)
+    urgency = urgency_cosines(index) if "no_compelling_event" in ctx.gaps else None
+    scores, cosines, query = score(index, ctx, urgency)
     positive = np.flatnonzero(scores > 0)
     if not len(positive):
         return []
@@ -345,14 +353,15 @@ def suggest(opportunity: Opportunity, *, limit: int = DEFAULT_LIMIT, settings: E
     out = []
     for i in top:
         card = index.cards[i]
-        reasons = _reasons(index, ctx, card, float(cosines[i]), i, query)
+        reasons = _reasons(index, ctx, card, float(cosines[i]), i, query, urgency)
         message = render_template(card.message_template, values) if render_messages and card.message_template else ""
         out.append(Suggestion(card.id, card.title, card.kind, ContentKind(card.kind).label, card.summary, card.authors,
                               round(float(scores[i]), 3), reasons, message))
     return out
 
 
-def _reasons(index: LibraryIndex, ctx: DealContext, card: ModuleCard, cosine: float, i: int, query) -> list[str]:
+def _reasons(index: LibraryIndex, ctx: DealContext, card: ModuleCard, cosine: float, i: int, query,
+             urgency: np.ndarray | None = None) -> list[str]:
     keys = {d: {tag_key(v) for v in values} for d, values in card.tags.items()}
     reasons = []
     for_missing = [r for r in ctx.missing_roles if r in keys.get(TagDimension.BUYER_ROLE, ())]
@@ -360,12 +369,8 @@ def _reasons(index: LibraryIndex, ctx: DealContext, card: ModuleCard, cosine: fl
         why = next(iter(ctx.gaps.values()))
         names = ", ".join(ContactRole(r).label.lower() for r in for_missing[:2])
         reasons.append(f"{why}: material for the {names} you have not reached yet")
-    if "no_compelling_event" in ctx.gaps and index.matrix is not None:
-        urgency = query_vector(index, COST_OF_INACTION)
-        m = index.matrix
-        row = dict(zip(m.indices[m.indptr[i]:m.indptr[i + 1]].tolist(), m.data[m.indptr[i]:m.indptr[i + 1]].tolist()))
-        if urgency.nnz and sum(row.get(c, 0.0) * w for c, w in zip(urgency.indices.tolist(), urgency.data.tolist())) >= MIN_TEXT_SCORE:
-            reasons.append("The buyer has no compelling event: this states the cost of doing nothing")
+    if urgency is not None and urgency[i] >= MIN_TEXT_SCORE:
+        reasons.append("The buyer has no compelling event: this states the cost of doing nothing")
     if tag_key(ctx.stage) in keys.get(TagDimension.STAGE, ()):
         reasons.append(f"Made for the {ctx.stage} stage")
     if ctx.phase in keys.get(TagDimension.PHASE, ()):

@@ -23,8 +23,8 @@ from dealpilot.today.models import TodaySettings
 
 from . import delivery
 from .digests import absolute
-from .models import AlertEvent, AlertKind, AlertScan, DealWatch, Delivery, Notification, TeamWebhook
-from .subscriptions import subscription_for, unsubscribe_token
+from .models import AlertEvent, AlertKind, AlertScan, DealWatch, Delivery, Notification, Subscription, TeamWebhook
+from .subscriptions import subscriptions_of, unsubscribe_token
 
 OVERLAP = timedelta(minutes=2)  # a write that committed just after the last scan started is still read
 RECENTLY_LOST = timedelta(days=7)  # a deal first seen already lost is news only if it closed this recently
@@ -159,16 +159,16 @@ def _visible_ids(user: User, ids: set[int]) -> set[int]:
     return set(Opportunity.all_objects.visible_to(user).filter(id__in=ids).values_list("id", flat=True))
 
 
-def audience(events: list[AlertEvent]) -> dict[int, list[User]]:
-    """Per event: the people who subscribed to its kind and may see its deal (the owner for their own
-    deal's news; managers and leaders for their teams' deals; nobody is told of their own closing)."""
-    people = list(User.objects.filter(is_active=True).exclude(role=Role.ENABLEMENT))
+def audience(events: list[AlertEvent], people: list[User], subs: dict[int, Subscription]) -> dict[int, list[User]]:
+    """Per event: those of `people` who subscribed to its kind (`subs`, by user id) and may see its deal (the
+    owner for their own deal's news; managers and leaders for their teams' deals; nobody is told of their
+    own closing)."""
     ids = {e.opportunity_id for e in events if e.opportunity_id}
     owners = dict(Opportunity.all_objects.filter(id__in=ids).values_list("id", "owner_id"))
     out: dict[int, list[User]] = {e.pk: [] for e in events}
     visible: dict[int, set[int]] = {}
     for person in people:
-        sub = subscription_for(person)
+        sub = subs[person.pk]
         kinds = {e.kind for e in events if sub.wants(e.kind)}
         if not kinds:
             continue
@@ -224,14 +224,15 @@ def fan_out(events: list[AlertEvent], now: datetime) -> list[str]:
         return []
     keys: list[str] = []
     email_on = delivery.email_enabled()
-    who = audience(events)
+    people = list(User.objects.filter(is_active=True).exclude(role=Role.ENABLEMENT))
+    subs = subscriptions_of(people)
+    who = audience(events, people, subs)
     hooks = hooks_for(events)
     for e in events:
-        people = who.get(e.pk, [])
-        Notification.objects.bulk_create([Notification(user=p, event=e) for p in people], ignore_conflicts=True)
-        for p in people:
-            sub = subscription_for(p)
-            if email_on and sub.alerts_by_email and p.email:
+        readers = who.get(e.pk, [])
+        Notification.objects.bulk_create([Notification(user=p, event=e) for p in readers], ignore_conflicts=True)
+        for p in readers:
+            if email_on and subs[p.pk].alerts_by_email and p.email:
                 key = f"alert:{e.key}:email:{p.pk}"[:200]
                 unsubscribe = absolute(f"/notifications/unsubscribe/{unsubscribe_token(p, 'alerts')}/")
                 text = f"{e.text}\n\nOpen it: {absolute(e.url)}\n\nStop alert e-mails: {unsubscribe}\n"

@@ -24,7 +24,7 @@ from dealpilot.today.selectors import worklist
 
 from . import delivery
 from .models import Delivery, Subscription
-from .subscriptions import subscription_for, unsubscribe_token
+from .subscriptions import subscriptions_of, unsubscribe_token
 
 PERIODS = ("daily", "weekly")
 FIELD = {"daily": "daily_digest", "weekly": "weekly_digest"}
@@ -81,13 +81,14 @@ class DigestRun:
     email_off: bool = False
 
 
-def recipients(period: str, users: list[User] | None) -> list[User]:
+def recipients(period: str, users: list[User] | None) -> list[tuple[User, Subscription]]:
+    """The active people subscribed to the `period` digest (of `users`, or everyone), with their subscription."""
     qs = User.objects.filter(is_active=True).exclude(role=Role.ENABLEMENT).order_by("id")
     if users is not None:
         qs = qs.filter(id__in=[u.pk for u in users])
     people = list(qs)
-    subs = {s.user_id: s for s in Subscription.objects.filter(user__in=people)}
-    return [u for u in people if getattr(subs.get(u.pk) or subscription_for(u), FIELD[period])]
+    subs = subscriptions_of(people)
+    return [(u, subs[u.pk]) for u in people if getattr(subs[u.pk], FIELD[period])]
 
 
 def run_digests(period: str, *, users: list[User] | None = None, now: datetime | None = None, due_only: bool = False,
@@ -102,8 +103,7 @@ def run_digests(period: str, *, users: list[User] | None = None, now: datetime |
     if not dry_run and not delivery.email_enabled():
         run.email_off = True
         return run
-    for user in recipients(period, users):
-        sub = subscription_for(user)
+    for user, sub in recipients(period, users):
         local = local_now(sub, now)
         if due_only and not is_due(sub, period, local):
             run.not_due += 1
